@@ -1,0 +1,452 @@
+/*
+ * gemmnet — fully connected neural networks trained by back-propagation, with every heavy
+ * product a BLAS level-3 call.
+ *
+ * This is the only installed header. It is plain C11 and can be included from C++.
+ */
+#ifndef GEMMNET_H
+#define GEMMNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(GN_BUILDING_DLL)
+#define GN_API __declspec(dllexport)
+#elif defined(__GNUC__) && defined(GN_BUILDING_LIBRARY)
+#define GN_API __attribute__((visibility("default")))
+#else
+#define GN_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*==== CONVENTIONS ============================================================================
+ *
+ * Numbers.   All data and parameters are float32. Losses and metrics are returned as double
+ *            (they are accumulated in double so a large evaluation set does not lose digits).
+ *
+ * Matrices.  Column-major. Element (i, j) of a matrix A with leading dimension ld is
+ *            A[i + j*ld], and ld ≥ number of rows. Sizes are size_t; every product of sizes
+ *            is computed in size_t and checked for overflow.
+ *
+ * Batches.   A mini-batch is a features × batch matrix, one sample per column: sample j is
+ *            column j. A C array `float x[n_samples][n_features]` already is such a matrix
+ *            with ld = n_features.
+ *
+ * Network.   Layer sizes n_0 (inputs), n_1, …, n_L (outputs). Layer l (1 ≤ l ≤ L) has a
+ *            weight matrix W^l of n_l × n_{l-1} and a bias b^l of n_l, and computes, for a
+ *            batch of m samples A^{l-1} (n_{l-1} × m):
+ *
+ *                Z^l := W^l · A^{l-1} + b^l · 1ᵀ          (sgemm NoTrans, NoTrans)
+ *                A^l := σ_l(Z^l)                          (element-wise; softmax per column)
+ *
+ *            Back-propagation, with Δ^l = ∂C/∂Z^l (n_l × m) and C the batch-mean loss:
+ *
+ *                Δ^L := ∇_A C ⊙ σ_L'(Z^L)   (simplified to (A^L − Y)/m for the cross-entropies)
+ *                Δ^l := ((W^{l+1})ᵀ · Δ^{l+1}) ⊙ σ_l'(Z^l)   (sgemm Trans, NoTrans)
+ *                dW^l := (1/m) · Δ^l · (A^{l-1})ᵀ              (sgemm NoTrans, Trans)
+ *                db^l := (1/m) · Δ^l · 1                        (row means, fused)
+ *
+ *            (Inside the library Δ is kept without the 1/m; it is folded into alpha.)
+ *            The product (W^1)ᵀ·Δ^1 would only give the gradient with respect to the
+ *            inputs, which training does not need, so it is not computed.
+ *
+ * Parameters. All weights and biases live in one contiguous float buffer, layer after layer:
+ *
+ *                [ W^1 (n_1·n_0, column-major, ld = n_1) | b^1 (n_1) |
+ *                  W^2 (n_2·n_1, column-major, ld = n_2) | b^2 (n_2) | … | W^L | b^L ]
+ *
+ *            The gradient buffer has exactly the same layout, so an optimizer, a checkpoint
+ *            or an all-reduce acts on one vector. gn_net_layer_offsets() gives the offsets.
+ *
+ * Losses.    Batch means: C = (1/m) Σ_j c(a_j, y_j), with per-sample c:
+ *                quadratic        c = ½ ‖a − y‖²                 (Nielsen, chapter 1)
+ *                binary CE        c = −Σ_i [y_i ln a_i + (1 − y_i) ln(1 − a_i)]   (sigmoid out)
+ *                categorical CE   c = −Σ_i y_i ln a_i                             (softmax out)
+ *
+ * Errors.    Every fallible call returns a gn_status: GN_OK (0) on success, a negative code
+ *            on failure, and then leaves its outputs and the network untouched unless the
+ *            function's documentation says otherwise. The library never prints, never exits
+ *            and never aborts. A message with details about the last failed call on a network
+ *            is kept by gn_net_last_error().
+ *
+ * Memory.    Objects allocate everything when they are created (64-byte aligned) and never
+ *            inside a training step or a forward pass. Pointers passed in are not retained
+ *            after the call returns unless documented. gn_*_free(NULL) is a no-op.
+ *
+ * Threads.   Distinct gn_net objects may be used from distinct threads at the same time
+ *            (OpenBLAS from Debian is built thread-safe). One gn_net must not be used by two
+ *            threads at once, not even for read-only calls like gn_net_predict, because every
+ *            compute call writes to the network's workspace. gn_set_threads() changes a
+ *            process-wide setting; call it when no other thread is inside the library.
+ *==========================================================================================*/
+
+/*==== Version ===============================================================================*/
+
+#define GN_VERSION_MAJOR 0
+#define GN_VERSION_MINOR 1
+#define GN_VERSION_PATCH 0
+/** The version as one integer, e.g. 0.1.0 → 100: MAJOR*10000 + MINOR*100 + PATCH. */
+#define GN_VERSION_NUMBER (GN_VERSION_MAJOR * 10000 + GN_VERSION_MINOR * 100 + GN_VERSION_PATCH)
+#define GN_VERSION_STRING "0.1.0"
+
+/** The version of the library actually linked, as "MAJOR.MINOR.PATCH". Static string;
+ *  thread-safe. Compare with GN_VERSION_STRING to detect a header/library mismatch. */
+GN_API const char *gn_version(void);
+
+/*==== Status codes ==========================================================================*/
+
+typedef enum gn_status {
+    GN_OK = 0,
+    GN_ERR_NULL = -1,        /**< a required pointer argument was NULL */
+    GN_ERR_ARG = -2,         /**< an argument is out of its documented range */
+    GN_ERR_DIM = -3,         /**< sizes or leading dimensions do not fit together */
+    GN_ERR_BATCH = -4,       /**< batch larger than the network's workspace (gn_net_reserve) */
+    GN_ERR_NONFINITE = -5,   /**< NaN or infinity in a hyperparameter, the data or the loss */
+    GN_ERR_NOMEM = -6,       /**< memory allocation failed, or a size product overflowed */
+    GN_ERR_UNSUPPORTED = -7, /**< a valid but unsupported combination (e.g. CE loss, tanh out) */
+    GN_ERR_IO = -8,          /**< a file could not be opened, read or written */
+    GN_ERR_FORMAT = -9,      /**< a data file is malformed */
+} gn_status;
+
+/** A short English description of a status code. Never returns NULL (unknown codes give
+ *  "unknown status"). The string is static; thread-safe. */
+GN_API const char *gn_strerror(gn_status status);
+
+/*==== Threads ===============================================================================*/
+
+/** Sets the number of threads BLAS uses for every subsequent product, process-wide.
+ *  n ≥ 1. Without a call the BLAS default applies: OpenBLAS uses one thread per core
+ *  unless OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS) says otherwise.
+ *  Returns GN_ERR_ARG for n < 1 and GN_ERR_UNSUPPORTED if the BLAS the library was built
+ *  against has no thread control. Not thread-safe: call it while no other thread is inside
+ *  gemmnet. */
+GN_API gn_status gn_set_threads(int n);
+
+/** The number of threads BLAS will use (1 if the BLAS has no thread control). */
+GN_API int gn_get_threads(void);
+
+/*==== Matrix products: BLAS and the reference loops ========================================
+ *
+ * One operation, in BLAS terms:   C := alpha · op(A) · op(B) + beta · C
+ * with op(X) = X or Xᵀ, C is m × n, op(A) is m × k and op(B) is k × n, all column-major.
+ * A is m × k (lda ≥ m) for GN_NOTRANS and k × m (lda ≥ k) for GN_TRANS; likewise B.
+ * When beta == 0, C is not read (NaN in C does not propagate), as in BLAS.
+ *
+ * The three products of a dense layer are the cases (NoTrans, NoTrans) forward,
+ * (NoTrans, Trans) weight gradient and (Trans, NoTrans) back-propagated delta. The reference
+ * implementations exist as the test oracle and as the benchmark's baseline.
+ */
+
+typedef enum gn_trans { GN_NOTRANS = 0, GN_TRANS = 1 } gn_trans;
+
+typedef enum gn_impl {
+    GN_IMPL_BLAS = 0,  /**< cblas_sgemm (default) */
+    GN_IMPL_NAIVE = 1, /**< textbook loop: for i, for j, for p: C(i,j) += op(A)(i,p)·op(B)(p,j) */
+    GN_IMPL_LOOP = 2,  /**< naive loops in a cache-friendly order the compiler vectorises */
+} gn_impl;
+
+/** C := alpha·op(A)·op(B) + beta·C with the chosen implementation.
+ *  m, n, k may be 0 (then only C is scaled by beta, or left alone if m or n is 0).
+ *  A, B, C: see the block above; A and B may be NULL only if the product is empty.
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (unknown impl or trans), GN_ERR_DIM (ld too small, or a
+ *  size larger than INT_MAX, which BLAS cannot take). Thread-safe (no shared state besides
+ *  the BLAS itself). No allocation. */
+GN_API gn_status gn_gemm(gn_impl impl, gn_trans transa, gn_trans transb, size_t m, size_t n,
+                         size_t k, float alpha, const float *A, size_t lda, const float *B,
+                         size_t ldb, float beta, float *C, size_t ldc);
+
+/** gn_gemm with GN_IMPL_NAIVE: the textbook i, j, p triple loop, one float dot product per
+ *  element of C. Same arguments, errors and guarantees as gn_gemm. */
+GN_API gn_status gn_ref_gemm_naive(gn_trans transa, gn_trans transb, size_t m, size_t n,
+                                   size_t k, float alpha, const float *A, size_t lda,
+                                   const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/** gn_gemm with GN_IMPL_LOOP: loops ordered so the innermost one walks memory with unit
+ *  stride (column axpys for NN and NT, column dot products for TN), which the compiler
+ *  vectorises. Same arguments, errors and guarantees as gn_gemm. */
+GN_API gn_status gn_ref_gemm_loop(gn_trans transa, gn_trans transb, size_t m, size_t n,
+                                  size_t k, float alpha, const float *A, size_t lda,
+                                  const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/*==== Network configuration =================================================================*/
+
+typedef enum gn_act {
+    GN_ACT_IDENTITY = 0,   /**< σ(z) = z */
+    GN_ACT_SIGMOID = 1,    /**< σ(z) = 1 / (1 + e^−z) */
+    GN_ACT_TANH = 2,       /**< σ(z) = tanh z */
+    GN_ACT_RELU = 3,       /**< σ(z) = max(0, z); σ'(0) is taken as 0 */
+    GN_ACT_LEAKY_RELU = 4, /**< σ(z) = z for z > 0, slope·z otherwise (gn_net_config.leaky_slope) */
+    GN_ACT_SOFTMAX = 5,    /**< per column: e^{z_i − max z} / Σ_k e^{z_k − max z}; output layer only */
+} gn_act;
+#define GN_ACT_COUNT 6
+
+typedef enum gn_loss {
+    GN_LOSS_QUADRATIC = 0, /**< ½‖a − y‖²; any output activation, softmax included */
+    GN_LOSS_BCE = 1,       /**< binary cross-entropy; requires a sigmoid output layer */
+    GN_LOSS_CCE = 2,       /**< categorical cross-entropy; requires a softmax output layer */
+} gn_loss;
+#define GN_LOSS_COUNT 3
+
+typedef enum gn_init {
+    GN_INIT_AUTO = 0,    /**< He for ReLU-family layers, Xavier/Glorot for all others */
+    GN_INIT_XAVIER = 1,  /**< W ~ U(−r, r), r = √(6 / (n_in + n_out)); b = 0 */
+    GN_INIT_HE = 2,      /**< W ~ N(0, 2 / n_in); b = 0 */
+    GN_INIT_NIELSEN = 3, /**< W, b ~ N(0, 1), as in Nielsen's network.py */
+} gn_init;
+
+/** Everything needed to create a network. Fill with gn_net_config_defaults(), then set at
+ *  least n_sizes, sizes and (optionally) acts. The structure is read during gn_net_create
+ *  only; the arrays it points to are copied and may be freed afterwards. */
+typedef struct gn_net_config {
+    size_t n_sizes;       /**< number of entries in sizes: L + 1 ≥ 2 (inputs, …, outputs) */
+    const size_t *sizes;  /**< n_0, n_1, …, n_L; each in [1, GN_MAX_WIDTH] */
+    const gn_act *acts;   /**< L activations, acts[l-1] for layer l; NULL: hidden_act for
+                               hidden layers and output_act for the output layer */
+    gn_act hidden_act;    /**< used when acts == NULL; default GN_ACT_SIGMOID */
+    gn_act output_act;    /**< used when acts == NULL; default GN_ACT_SIGMOID */
+    gn_loss loss;         /**< default GN_LOSS_QUADRATIC */
+    gn_init init;         /**< default GN_INIT_AUTO */
+    uint64_t seed;        /**< seeds weight init and shuffling; default 1 */
+    size_t max_batch;     /**< workspace size in samples, ≥ 1; default 128 */
+    float leaky_slope;    /**< slope of leaky ReLU for z ≤ 0, finite, in [0, 1); default 0.01 */
+    gn_impl impl;         /**< products: GN_IMPL_BLAS (default) or a reference path */
+} gn_net_config;
+
+/** Largest layer width accepted, and the largest number of layers (L + 1 sizes). */
+#define GN_MAX_WIDTH ((size_t)1 << 24)
+#define GN_MAX_SIZES 256
+
+/** Fills *cfg with the defaults listed in gn_net_config (sizes = NULL, n_sizes = 0).
+ *  Does nothing if cfg is NULL. Thread-safe. */
+GN_API void gn_net_config_defaults(gn_net_config *cfg);
+
+/*==== Network lifecycle =====================================================================*/
+
+/** An opaque network: architecture, parameters, gradients, workspace, RNG state and the
+ *  last error message. */
+typedef struct gn_net gn_net;
+
+/** Creates a network from *cfg and initialises its parameters from cfg->seed.
+ *  On success *out owns a new network (free it with gn_net_free); on failure *out is set
+ *  to NULL. Allocates parameters, gradients and a workspace for cfg->max_batch samples.
+ *  Returns GN_ERR_NULL (out, cfg or cfg->sizes NULL), GN_ERR_ARG (fewer than 2 or more than
+ *  GN_MAX_SIZES sizes, a width of 0 or above GN_MAX_WIDTH, max_batch 0, an unknown enum,
+ *  softmax on a hidden layer, a bad leaky_slope), GN_ERR_UNSUPPORTED (BCE without sigmoid
+ *  output, CCE without softmax output, softmax output with a single unit), GN_ERR_NOMEM.
+ *  Thread-safe. */
+GN_API gn_status gn_net_create(gn_net **out, const gn_net_config *cfg);
+
+/** Frees a network and everything it owns. NULL is a no-op. */
+GN_API void gn_net_free(gn_net *net);
+
+/** Re-draws all parameters with the given scheme from the given seed, and re-seeds the
+ *  network's shuffling RNG with it too. Returns GN_ERR_NULL, GN_ERR_ARG (unknown init). */
+GN_API gn_status gn_net_init_params(gn_net *net, gn_init init, uint64_t seed);
+
+/** Grows or shrinks the workspace to hold batches of up to max_batch samples. This is the
+ *  only call besides gn_net_create that allocates for computation. On failure the old
+ *  workspace is kept. Returns GN_ERR_NULL, GN_ERR_ARG (max_batch 0), GN_ERR_NOMEM. */
+GN_API gn_status gn_net_reserve(gn_net *net, size_t max_batch);
+
+/** Chooses how the network computes its products (see gn_impl); the default is BLAS.
+ *  Returns GN_ERR_NULL, GN_ERR_ARG. */
+GN_API gn_status gn_net_set_impl(gn_net *net, gn_impl impl);
+
+/** A message about the last failed call on this network (more precise than gn_strerror),
+ *  or "" if none failed yet. The string belongs to the network and is overwritten by the
+ *  next failing call. NULL net gives "". */
+GN_API const char *gn_net_last_error(const gn_net *net);
+
+/*==== Introspection and parameter access ====================================================
+ * These never fail on a valid network; with a NULL network or an out-of-range index they
+ * return 0 (or NULL) as stated.
+ */
+
+/** Number of weight layers L (number of sizes − 1); 0 for NULL. */
+GN_API size_t gn_net_n_layers(const gn_net *net);
+/** Width n_l of layer l, 0 ≤ l ≤ L (l = 0 is the input); 0 if out of range. */
+GN_API size_t gn_net_layer_size(const gn_net *net, size_t l);
+/** Activation of layer l, 1 ≤ l ≤ L; GN_ACT_IDENTITY if out of range. */
+GN_API gn_act gn_net_layer_act(const gn_net *net, size_t l);
+/** The loss; GN_LOSS_QUADRATIC for NULL. */
+GN_API gn_loss gn_net_loss(const gn_net *net);
+/** Number of inputs n_0 and of outputs n_L. */
+GN_API size_t gn_net_n_inputs(const gn_net *net);
+GN_API size_t gn_net_n_outputs(const gn_net *net);
+/** Current workspace size in samples (see gn_net_reserve). */
+GN_API size_t gn_net_max_batch(const gn_net *net);
+/** Total number of floats in the parameter (and gradient) buffer. */
+GN_API size_t gn_net_n_params(const gn_net *net);
+
+/** The parameter buffer (gn_net_n_params floats, layout in CONVENTIONS), owned by the
+ *  network and valid until gn_net_free. Writing to it changes the model. NULL for NULL. */
+GN_API float *gn_net_params(gn_net *net);
+
+/** The gradient buffer, same layout; holds the gradient of the last gn_net_backprop or
+ *  gn_net_train_step (zeros before that). Owned by the network. NULL for NULL. */
+GN_API float *gn_net_grads(gn_net *net);
+
+/** Offsets (in floats, from the start of the parameter buffer) of W^l and b^l,
+ *  1 ≤ l ≤ L. W^l is n_l × n_{l-1}, column-major, ld = n_l.
+ *  Returns GN_ERR_NULL (net or an out pointer NULL), GN_ERR_ARG (l out of range). */
+GN_API gn_status gn_net_layer_offsets(const gn_net *net, size_t l, size_t *w_offset,
+                                      size_t *b_offset);
+
+/*==== Compute ===============================================================================
+ * X is n_inputs × m (ldx ≥ n_inputs), Y is n_outputs × m (ldy ≥ n_outputs), both
+ * column-major, one sample per column. A NaN or infinity in X or Y is not searched for
+ * (that would cost a pass over the data); it shows as a non-finite loss, which the training
+ * calls report as GN_ERR_NONFINITE.
+ */
+
+/** Forward pass of m ≤ gn_net_max_batch samples. On success *out points to the output
+ *  activations A^L (n_outputs × m, ld = n_outputs), owned by the network and valid until
+ *  the next compute call on it. No allocation.
+ *  Returns GN_ERR_NULL, GN_ERR_DIM (m = 0, ldx < n_inputs), GN_ERR_BATCH (m > max_batch). */
+GN_API gn_status gn_net_forward(gn_net *net, const float *X, size_t ldx, size_t m,
+                                const float **out);
+
+/** Inference for any number of samples n: writes the outputs to Y (n_outputs × n,
+ *  ldy ≥ n_outputs), processing max_batch columns at a time. No allocation.
+ *  Returns GN_ERR_NULL, GN_ERR_DIM (n = 0, ld too small). */
+GN_API gn_status gn_net_predict(gn_net *net, const float *X, size_t ldx, size_t n, float *Y,
+                                size_t ldy);
+
+/** Back-propagation for a batch of m ≤ max_batch samples: forward pass, loss, and the
+ *  gradient of the batch-mean loss with respect to every parameter, written to the gradient
+ *  buffer. Parameters are not changed. *loss (if loss is not NULL) gets the batch-mean loss.
+ *  No allocation. Returns GN_ERR_NULL, GN_ERR_DIM, GN_ERR_BATCH. */
+GN_API gn_status gn_net_backprop(gn_net *net, const float *X, size_t ldx, const float *Y,
+                                 size_t ldy, size_t m, double *loss);
+
+/** One step of mini-batch gradient descent, Nielsen's update_mini_batch:
+ *  gn_net_backprop, then params := params − eta · grads. No allocation.
+ *  If the batch loss is not finite the parameters are left unchanged and GN_ERR_NONFINITE
+ *  is returned (the gradient buffer then holds the non-finite gradient).
+ *  Returns GN_ERR_NULL, GN_ERR_DIM, GN_ERR_BATCH, GN_ERR_ARG (eta not finite or ≤ 0),
+ *  GN_ERR_NONFINITE. */
+GN_API gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float *Y,
+                                   size_t ldy, size_t m, float eta, double *loss);
+
+/** Mean loss and classification accuracy over n samples (any n, max_batch at a time).
+ *  Accuracy: with several outputs, a sample is correct when the argmax of the output equals
+ *  the argmax of its target column; with one output, when (a > 0.5) == (y > 0.5).
+ *  loss or accuracy may be NULL if not wanted. No allocation.
+ *  Returns GN_ERR_NULL, GN_ERR_DIM. */
+GN_API gn_status gn_net_evaluate(gn_net *net, const float *X, size_t ldx, const float *Y,
+                                 size_t ldy, size_t n, double *loss, double *accuracy);
+
+/*==== Training loop =========================================================================*/
+
+/** Per-epoch report passed to a progress callback. */
+typedef struct gn_epoch_info {
+    size_t epoch;          /**< 1-based */
+    size_t epochs;         /**< total requested */
+    double train_loss;     /**< mean of the mini-batch losses seen during the epoch */
+    double seconds;        /**< wall time of the epoch's training steps (monotonic clock) */
+    size_t samples;        /**< samples trained on in the epoch */
+} gn_epoch_info;
+
+/** Called after each epoch; return non-zero to stop training early. */
+typedef int (*gn_epoch_fn)(gn_net *net, const gn_epoch_info *info, void *user);
+
+typedef struct gn_train_options {
+    size_t epochs;        /**< ≥ 1; default 30 */
+    size_t batch;         /**< mini-batch size, 1 ≤ batch ≤ max_batch; default 10 */
+    float eta;            /**< learning rate, finite, > 0; default 3.0 (Nielsen chapter 1) */
+    int shuffle;          /**< shuffle the sample order each epoch; default 1 */
+    gn_epoch_fn on_epoch; /**< optional progress callback; default NULL */
+    void *user;           /**< passed to on_epoch */
+} gn_train_options;
+
+/** Fills *opt with the defaults listed in gn_train_options. NULL is a no-op. */
+GN_API void gn_train_options_defaults(gn_train_options *opt);
+
+/** Nielsen's SGD: for each epoch, shuffle the n samples with the network's own seeded RNG
+ *  (xoshiro256**, seeded from gn_net_config.seed), cut them into mini-batches of opt->batch
+ *  (the last one may be smaller) and run gn_net_train_step on each. Columns are gathered
+ *  into the network's own batch buffer, so X and Y are only read. Same seed, data and
+ *  options on one BLAS thread give bit-identical parameters.
+ *  Allocates one index array of n entries for the duration of the call (not per step).
+ *  Returns GN_ERR_NULL, GN_ERR_DIM, GN_ERR_ARG (epochs 0, batch 0 or > max_batch, bad eta),
+ *  GN_ERR_NOMEM, GN_ERR_NONFINITE (training diverged: the parameters are those from before
+ *  the failing step). A callback asking to stop is not an error. */
+GN_API gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y,
+                              size_t ldy, size_t n, const gn_train_options *opt);
+
+/*==== Random numbers ========================================================================*/
+
+/** The library's PRNG (xoshiro256**), exposed so callers can reproduce its streams.
+ *  A plain struct: copy it to save and restore a stream. */
+typedef struct gn_rng {
+    uint64_t s[4];
+} gn_rng;
+
+/** Seeds *rng from one 64-bit value (expanded with splitmix64). NULL is a no-op. */
+GN_API void gn_rng_seed(gn_rng *rng, uint64_t seed);
+/** Next 64 random bits. rng must not be NULL. */
+GN_API uint64_t gn_rng_next(gn_rng *rng);
+/** Uniform double in [0, 1) with 53 random bits. */
+GN_API double gn_rng_uniform(gn_rng *rng);
+/** Uniform integer in [0, bound) without modulo bias; bound ≥ 1. */
+GN_API uint64_t gn_rng_below(gn_rng *rng, uint64_t bound);
+/** Standard normal deviate (Box–Muller in double). */
+GN_API double gn_rng_normal(gn_rng *rng);
+
+/*==== Datasets ==============================================================================*/
+
+/** A labelled dataset in memory: X (n_features × n, column-major, ld = n_features) and
+ *  Y (n_outputs × n, ld = n_outputs; one-hot rows for class labels). */
+typedef struct gn_dataset gn_dataset;
+
+typedef struct gn_csv_options {
+    int header;          /**< −1 auto (a first line with a non-numeric field is a header),
+                              0 no header, 1 header; default −1 */
+    long label_column;   /**< 0-based column of the label; −1 = last (default) */
+    char delimiter;      /**< default ',' */
+} gn_csv_options;
+
+/** Fills *opt with the defaults listed in gn_csv_options. NULL is a no-op. */
+GN_API void gn_csv_options_defaults(gn_csv_options *opt);
+
+/** Loads a CSV file of numeric features and one class-label column. Labels are
+ *  non-negative integers (class = value) or strings (classes numbered in order of first
+ *  appearance); Y is one-hot with n_outputs = number of classes (max integer + 1).
+ *  Blank lines are skipped. On failure *out is NULL and, if err is not NULL, a message
+ *  naming the line and column of the first bad field is written to err (errlen bytes,
+ *  always NUL-terminated). opt may be NULL for defaults.
+ *  Returns GN_ERR_NULL, GN_ERR_IO (cannot open or read), GN_ERR_FORMAT (bad field, ragged
+ *  line, no data, fewer than 2 columns, label column out of range, negative or
+ *  non-integer numeric label), GN_ERR_NONFINITE (NaN or infinity in a feature),
+ *  GN_ERR_NOMEM. Thread-safe. */
+GN_API gn_status gn_dataset_load_csv(gn_dataset **out, const char *path,
+                                     const gn_csv_options *opt, char *err, size_t errlen);
+
+/** Frees a dataset. NULL is a no-op. */
+GN_API void gn_dataset_free(gn_dataset *ds);
+
+/** Sizes of a dataset (0 for NULL). */
+GN_API size_t gn_dataset_n_samples(const gn_dataset *ds);
+GN_API size_t gn_dataset_n_features(const gn_dataset *ds);
+GN_API size_t gn_dataset_n_outputs(const gn_dataset *ds);
+/** The feature matrix (ld = n_features) and target matrix (ld = n_outputs), owned by the
+ *  dataset. NULL for NULL. */
+GN_API const float *gn_dataset_x(const gn_dataset *ds);
+GN_API const float *gn_dataset_y(const gn_dataset *ds);
+
+/** Splits ds into two new datasets after a seeded shuffle: the first gets
+ *  round(frac · n) samples, the second the rest; both must be non-empty. Samples are copied;
+ *  ds is unchanged. On failure both outputs are NULL.
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (frac not in (0, 1) or a side would be empty),
+ *  GN_ERR_NOMEM. */
+GN_API gn_status gn_dataset_split(const gn_dataset *ds, double frac, uint64_t seed,
+                                  gn_dataset **first, gn_dataset **second);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GEMMNET_H */

@@ -1,0 +1,89 @@
+/* The BLAS boundary: the only file that includes <cblas.h>. It also validates the public
+ * product calls and dispatches between BLAS and the reference loops (ref.c). */
+#include "internal.h"
+
+#include <cblas.h>
+#include <limits.h>
+
+static enum CBLAS_TRANSPOSE cblas_trans(gn_trans t) { return t == GN_TRANS ? CblasTrans : CblasNoTrans; }
+
+void gn__gemm_blas(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
+                   const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                   size_t ldc)
+{
+    cblas_sgemm(CblasColMajor, cblas_trans(ta), cblas_trans(tb), (int)m, (int)n, (int)k, alpha,
+                A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+void gn__gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
+              float alpha, const float *A, size_t lda, const float *B, size_t ldb, float beta,
+              float *C, size_t ldc)
+{
+    switch (impl) {
+    case GN_IMPL_NAIVE: gn__gemm_naive(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc); break;
+    case GN_IMPL_LOOP: gn__gemm_loop(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc); break;
+    case GN_IMPL_BLAS:
+    default: gn__gemm_blas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc); break;
+    }
+}
+
+static size_t max1(size_t x) { return x > 1 ? x : 1; }
+
+gn_status gn_gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
+                  float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                  float beta, float *C, size_t ldc)
+{
+    if (impl != GN_IMPL_BLAS && impl != GN_IMPL_NAIVE && impl != GN_IMPL_LOOP)
+        return GN_ERR_ARG;
+    if ((ta != GN_NOTRANS && ta != GN_TRANS) || (tb != GN_NOTRANS && tb != GN_TRANS))
+        return GN_ERR_ARG;
+    /* BLAS takes int sizes and leading dimensions. */
+    if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
+        ldc > INT_MAX)
+        return GN_ERR_DIM;
+    size_t a_rows = ta == GN_NOTRANS ? m : k;
+    size_t b_rows = tb == GN_NOTRANS ? k : n;
+    if (lda < max1(a_rows) || ldb < max1(b_rows) || ldc < max1(m))
+        return GN_ERR_DIM;
+    if (m == 0 || n == 0)
+        return GN_OK;
+    if (!C || (k > 0 && (!A || !B)))
+        return GN_ERR_NULL;
+    gn__gemm(impl, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return GN_OK;
+}
+
+gn_status gn_ref_gemm_naive(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
+                            float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                            float beta, float *C, size_t ldc)
+{
+    return gn_gemm(GN_IMPL_NAIVE, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+gn_status gn_ref_gemm_loop(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
+                           const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                           float *C, size_t ldc)
+{
+    return gn_gemm(GN_IMPL_LOOP, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+gn_status gn_set_threads(int n)
+{
+    if (n < 1)
+        return GN_ERR_ARG;
+#ifdef GN_HAVE_OPENBLAS_THREADS
+    openblas_set_num_threads(n);
+    return GN_OK;
+#else
+    return n == 1 ? GN_OK : GN_ERR_UNSUPPORTED;
+#endif
+}
+
+int gn_get_threads(void)
+{
+#ifdef GN_HAVE_OPENBLAS_THREADS
+    return openblas_get_num_threads();
+#else
+    return 1;
+#endif
+}

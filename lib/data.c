@@ -1,0 +1,429 @@
+/* Datasets: CSV loading into column-major feature and one-hot target matrices, and splits. */
+#include "internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gn_dataset {
+    size_t n, n_features, n_outputs;
+    float *X; /* n_features × n */
+    float *Y; /* n_outputs × n */
+};
+
+enum { MAX_CLASSES = 65536 };
+
+void gn_csv_options_defaults(gn_csv_options *opt)
+{
+    if (!opt)
+        return;
+    opt->header = -1;
+    opt->label_column = -1;
+    opt->delimiter = ',';
+}
+
+void gn_dataset_free(gn_dataset *ds)
+{
+    if (!ds)
+        return;
+    gn__free(ds->X);
+    gn__free(ds->Y);
+    free(ds);
+}
+
+static gn_dataset *dataset_new(size_t n, size_t n_features, size_t n_outputs)
+{
+    gn_dataset *ds = calloc(1, sizeof *ds);
+    size_t nx, ny;
+    if (!ds || !mul_ok(n, n_features, &nx) || !mul_ok(n, n_outputs, &ny)) {
+        free(ds);
+        return NULL;
+    }
+    ds->n = n;
+    ds->n_features = n_features;
+    ds->n_outputs = n_outputs;
+    ds->X = gn__alloc_floats(nx);
+    ds->Y = gn__alloc_floats(ny);
+    if (!ds->X || !ds->Y) {
+        gn_dataset_free(ds);
+        return NULL;
+    }
+    return ds;
+}
+
+size_t gn_dataset_n_samples(const gn_dataset *ds) { return ds ? ds->n : 0; }
+size_t gn_dataset_n_features(const gn_dataset *ds) { return ds ? ds->n_features : 0; }
+size_t gn_dataset_n_outputs(const gn_dataset *ds) { return ds ? ds->n_outputs : 0; }
+const float *gn_dataset_x(const gn_dataset *ds) { return ds ? ds->X : NULL; }
+const float *gn_dataset_y(const gn_dataset *ds) { return ds ? ds->Y : NULL; }
+
+/*---- CSV ----*/
+
+/* Reads a whole file into a NUL-terminated buffer. */
+static gn_status read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        gn__format(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return GN_ERR_IO;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    gn_status st = buf ? GN_OK : GN_ERR_NOMEM;
+    while (st == GN_OK) {
+        if (cap - n < 2) {
+            char *nb = cap <= ((size_t)-1) / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                st = GN_ERR_NOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                gn__format(err, errlen, "%s: read error: %s", path, strerror(errno));
+                st = GN_ERR_IO;
+            }
+            break;
+        }
+    }
+    fclose(f); /* read-only: nothing to lose if close fails */
+    if (st != GN_OK) {
+        if (st == GN_ERR_NOMEM)
+            gn__format(err, errlen, "%s: out of memory reading the file", path);
+        free(buf);
+        return st;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return GN_OK;
+}
+
+/* A field of a line: [begin, end) with surrounding blanks and quotes removed. */
+typedef struct field {
+    const char *begin, *end;
+} field;
+
+static field trim(const char *b, const char *e)
+{
+    while (b < e && isspace((unsigned char)*b))
+        b++;
+    while (e > b && isspace((unsigned char)e[-1]))
+        e--;
+    if (e - b >= 2 && *b == '"' && e[-1] == '"') {
+        b++;
+        e--;
+    }
+    return (field){b, e};
+}
+
+/* Splits [b, e) at delim into at most cap fields; returns the number of fields found
+ * (may exceed cap, then only cap are stored). */
+static size_t split(const char *b, const char *e, char delim, field *f, size_t cap)
+{
+    size_t count = 0;
+    for (;;) {
+        const char *d = memchr(b, delim, (size_t)(e - b));
+        const char *fe = d ? d : e;
+        if (count < cap)
+            f[count] = trim(b, fe);
+        count++;
+        if (!d)
+            return count;
+        b = d + 1;
+    }
+}
+
+/* Parses a whole field as a number. */
+static bool parse_number(field f, double *out)
+{
+    char tmp[64];
+    size_t len = (size_t)(f.end - f.begin);
+    if (len == 0 || len >= sizeof tmp)
+        return false;
+    memcpy(tmp, f.begin, len);
+    tmp[len] = '\0';
+    char *end;
+    errno = 0;
+    double v = strtod(tmp, &end);
+    if (end != tmp + len)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Next line [*b, *e) starting at *pos; false at the end of the buffer. */
+static bool next_line(const char **pos, const char *limit, const char **b, const char **e)
+{
+    if (*pos >= limit)
+        return false;
+    *b = *pos;
+    const char *nl = memchr(*pos, '\n', (size_t)(limit - *pos));
+    *e = nl ? nl : limit;
+    *pos = nl ? nl + 1 : limit;
+    if (*e > *b && (*e)[-1] == '\r')
+        (*e)--;
+    return true;
+}
+
+static bool blank(const char *b, const char *e)
+{
+    for (; b < e; b++)
+        if (!isspace((unsigned char)*b))
+            return false;
+    return true;
+}
+
+typedef struct label_map {
+    size_t count;
+    field names[MAX_CLASSES]; /* point into the file buffer */
+} label_map;
+
+static long label_index(label_map *map, field f)
+{
+    size_t len = (size_t)(f.end - f.begin);
+    for (size_t i = 0; i < map->count; i++)
+        if ((size_t)(map->names[i].end - map->names[i].begin) == len &&
+            memcmp(map->names[i].begin, f.begin, len) == 0)
+            return (long)i;
+    if (map->count == MAX_CLASSES)
+        return -1;
+    map->names[map->count] = f;
+    return (long)map->count++;
+}
+
+typedef struct csv_state {
+    const char *path;
+    char *err;
+    size_t errlen;
+} csv_state;
+
+static gn_status csv_fail(const csv_state *cs, gn_status st, size_t line, size_t col,
+                          const char *what, field f)
+{
+    int len = (int)(f.end - f.begin);
+    if (len > 40)
+        len = 40;
+    if (col)
+        gn__format(cs->err, cs->errlen, "%s:%zu: column %zu: %s: '%.*s'", cs->path, line, col,
+                   what, len, f.begin);
+    else
+        gn__format(cs->err, cs->errlen, "%s:%zu: %s", cs->path, line, what);
+    return st;
+}
+
+static gn_status parse_csv(const char *buf, size_t len, const gn_csv_options *opt,
+                           const csv_state *cs, gn_dataset **out)
+{
+    const char *pos = buf, *limit = buf + len, *b, *e;
+    size_t line = 0, first_line = 0, n_cols = 0, n_rows = 0;
+    field probe[1];
+
+    /* Pass 1: the column count from the first non-blank line, the number of data rows. */
+    bool have_header = false;
+    while (next_line(&pos, limit, &b, &e)) {
+        line++;
+        if (blank(b, e))
+            continue;
+        if (!n_cols) {
+            n_cols = split(b, e, opt->delimiter, probe, 0);
+            first_line = line;
+            if (opt->header == 1) {
+                have_header = true;
+                continue;
+            }
+            if (opt->header == -1) {
+                /* auto: any non-numeric field in the first line makes it a header */
+                const char *p = b;
+                for (size_t c = 0; c < n_cols && !have_header; c++) {
+                    const char *d = memchr(p, opt->delimiter, (size_t)(e - p));
+                    double v;
+                    if (!parse_number(trim(p, d ? d : e), &v))
+                        have_header = true;
+                    p = d ? d + 1 : e;
+                }
+                if (have_header)
+                    continue;
+            }
+        }
+        n_rows++;
+    }
+    if (n_rows == 0)
+        return csv_fail(cs, GN_ERR_FORMAT, line, 0, "no data rows", (field){0});
+    if (n_cols < 2)
+        return csv_fail(cs, GN_ERR_FORMAT, first_line, 0,
+                        "need at least one feature column and a label column", (field){0});
+    size_t label_col = opt->label_column < 0 ? n_cols - 1 : (size_t)opt->label_column;
+    if (opt->label_column < -1 || label_col >= n_cols) {
+        gn__format(cs->err, cs->errlen, "%s: label column %ld is not one of the %zu columns",
+                   cs->path, opt->label_column, n_cols);
+        return GN_ERR_FORMAT;
+    }
+
+    size_t nx, n_feat = n_cols - 1;
+    float *X = mul_ok(n_rows, n_feat, &nx) ? gn__alloc_floats(nx) : NULL;
+    long *labels = calloc(n_rows, sizeof *labels);
+    field *fields = calloc(n_cols, sizeof *fields);
+    label_map *map = NULL;
+    gn_status st = X && labels && fields ? GN_OK : GN_ERR_NOMEM;
+    int numeric_labels = -1; /* decided by the first data row */
+    long max_label = -1;
+
+    /* Pass 2: parse. */
+    pos = buf;
+    line = 0;
+    size_t row = 0;
+    bool skip_header = have_header;
+    while (st == GN_OK && next_line(&pos, limit, &b, &e)) {
+        line++;
+        if (blank(b, e))
+            continue;
+        if (skip_header) {
+            skip_header = false;
+            continue;
+        }
+        size_t got = split(b, e, opt->delimiter, fields, n_cols);
+        if (got != n_cols) {
+            char what[96];
+            gn__format(what, sizeof what, "expected %zu fields, found %zu", n_cols, got);
+            st = csv_fail(cs, GN_ERR_FORMAT, line, 0, what, (field){0});
+            break;
+        }
+        for (size_t c = 0, fc = 0; c < n_cols && st == GN_OK; c++) {
+            double v;
+            bool num = parse_number(fields[c], &v);
+            if (c == label_col) {
+                if (numeric_labels < 0)
+                    numeric_labels = num;
+                if (numeric_labels) {
+                    if (!num || v < 0 || v != floor(v) || v >= MAX_CLASSES)
+                        st = csv_fail(cs, GN_ERR_FORMAT, line, c + 1,
+                                      "class label is not an integer in [0, 65535]", fields[c]);
+                    else
+                        labels[row] = (long)v;
+                } else {
+                    if (!map && !(map = calloc(1, sizeof *map)))
+                        st = GN_ERR_NOMEM;
+                    else if (fields[c].begin == fields[c].end ||
+                             (labels[row] = label_index(map, fields[c])) < 0)
+                        st = csv_fail(cs, GN_ERR_FORMAT, line, c + 1,
+                                      "empty label or more than 65536 classes", fields[c]);
+                }
+                if (st == GN_OK && labels[row] > max_label)
+                    max_label = labels[row];
+                continue;
+            }
+            if (!num)
+                st = csv_fail(cs, GN_ERR_FORMAT, line, c + 1, "not a number", fields[c]);
+            else if (!isfinite(v) || fabs(v) > 3.4e38)
+                st = csv_fail(cs, GN_ERR_NONFINITE, line, c + 1, "not a finite float", fields[c]);
+            else
+                X[fc++ + row * n_feat] = (float)v;
+        }
+        row++;
+    }
+
+    gn_dataset *ds = NULL;
+    if (st == GN_OK) {
+        size_t n_classes = (size_t)max_label + 1;
+        ds = dataset_new(n_rows, n_feat, n_classes);
+        if (!ds)
+            st = GN_ERR_NOMEM;
+    }
+    if (st == GN_OK) {
+        gn__free(ds->X);
+        ds->X = X;
+        X = NULL;
+        for (size_t j = 0; j < n_rows; j++)
+            ds->Y[(size_t)labels[j] + j * ds->n_outputs] = 1.0f;
+        *out = ds;
+    }
+    if (st == GN_ERR_NOMEM)
+        gn__format(cs->err, cs->errlen, "%s: out of memory", cs->path);
+    gn__free(X);
+    free(labels);
+    free(fields);
+    free(map);
+    return st;
+}
+
+gn_status gn_dataset_load_csv(gn_dataset **out, const char *path, const gn_csv_options *opt,
+                              char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out)
+        return GN_ERR_NULL;
+    *out = NULL;
+    if (!path) {
+        gn__format(err, errlen, "no path given");
+        return GN_ERR_NULL;
+    }
+    gn_csv_options defaults;
+    gn_csv_options_defaults(&defaults);
+    if (!opt)
+        opt = &defaults;
+    if (opt->header < -1 || opt->header > 1 || opt->delimiter == '\0' ||
+        opt->delimiter == '\n' || opt->delimiter == '"') {
+        gn__format(err, errlen, "%s: invalid CSV options", path);
+        return GN_ERR_FORMAT;
+    }
+    char *buf;
+    size_t len;
+    gn_status st = read_file(path, &buf, &len, err, errlen);
+    if (st != GN_OK)
+        return st;
+    csv_state cs = {path, err, errlen};
+    st = parse_csv(buf, len, opt, &cs, out);
+    free(buf);
+    return st;
+}
+
+gn_status gn_dataset_split(const gn_dataset *ds, double frac, uint64_t seed, gn_dataset **first,
+                           gn_dataset **second)
+{
+    if (first)
+        *first = NULL;
+    if (second)
+        *second = NULL;
+    if (!ds || !first || !second)
+        return GN_ERR_NULL;
+    if (!(frac > 0.0 && frac < 1.0))
+        return GN_ERR_ARG;
+    size_t n1 = (size_t)llround(frac * (double)ds->n);
+    if (n1 == 0 || n1 >= ds->n)
+        return GN_ERR_ARG;
+    size_t *perm = calloc(ds->n, sizeof *perm);
+    gn_dataset *a = dataset_new(n1, ds->n_features, ds->n_outputs);
+    gn_dataset *b = dataset_new(ds->n - n1, ds->n_features, ds->n_outputs);
+    if (!perm || !a || !b) {
+        free(perm);
+        gn_dataset_free(a);
+        gn_dataset_free(b);
+        return GN_ERR_NOMEM;
+    }
+    gn_rng rng;
+    gn_rng_seed(&rng, seed);
+    for (size_t i = 0; i < ds->n; i++)
+        perm[i] = i;
+    gn__shuffle(&rng, perm, ds->n);
+    for (size_t j = 0; j < ds->n; j++) {
+        gn_dataset *d = j < n1 ? a : b;
+        size_t col = j < n1 ? j : j - n1;
+        memcpy(d->X + col * d->n_features, ds->X + perm[j] * ds->n_features,
+               ds->n_features * sizeof(float));
+        memcpy(d->Y + col * d->n_outputs, ds->Y + perm[j] * ds->n_outputs,
+               ds->n_outputs * sizeof(float));
+    }
+    free(perm);
+    *first = a;
+    *second = b;
+    return GN_OK;
+}

@@ -1,0 +1,240 @@
+/* Network lifecycle: configuration, allocation, initialisation, introspection. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gn_net_config_defaults(gn_net_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->hidden_act = GN_ACT_SIGMOID;
+    cfg->output_act = GN_ACT_SIGMOID;
+    cfg->loss = GN_LOSS_QUADRATIC;
+    cfg->init = GN_INIT_AUTO;
+    cfg->seed = 1;
+    cfg->max_batch = 128;
+    cfg->leaky_slope = 0.01f;
+    cfg->impl = GN_IMPL_BLAS;
+}
+
+static bool act_valid(gn_act a) { return (unsigned)a < GN_ACT_COUNT; }
+static bool impl_valid(gn_impl i) { return i == GN_IMPL_BLAS || i == GN_IMPL_NAIVE || i == GN_IMPL_LOOP; }
+
+/* Workspace: A^1…A^L, two Δ buffers, the gathered X and Y batches, in one block. */
+static gn_status alloc_workspace(gn_net *net, size_t max_batch)
+{
+    size_t total = 0, part;
+    size_t n0 = net->layers[0].n_in, nL = net->layers[net->n_layers - 1].n_out;
+    for (size_t l = 0; l < net->n_layers; l++)
+        if (!mul_ok(net->layers[l].n_out, max_batch, &part) || !add_ok(total, part, &total))
+            return GN_ERR_NOMEM;
+    size_t extra[4] = {net->max_width, net->max_width, n0, nL};
+    for (int i = 0; i < 4; i++)
+        if (!mul_ok(extra[i], max_batch, &part) || !add_ok(total, part, &total))
+            return GN_ERR_NOMEM;
+    float *work = gn__alloc_floats(total);
+    if (!work)
+        return GN_ERR_NOMEM;
+    gn__free(net->work);
+    net->work = work;
+    net->max_batch = max_batch;
+    float *p = work;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        net->acts[l] = p;
+        p += net->layers[l].n_out * max_batch;
+    }
+    net->delta[0] = p;
+    p += net->max_width * max_batch;
+    net->delta[1] = p;
+    p += net->max_width * max_batch;
+    net->xbuf = p;
+    p += n0 * max_batch;
+    net->ybuf = p;
+    return GN_OK;
+}
+
+static gn_status check_config(const gn_net_config *cfg)
+{
+    if (!cfg->sizes)
+        return GN_ERR_NULL;
+    if (cfg->n_sizes < 2 || cfg->n_sizes > GN_MAX_SIZES || cfg->max_batch == 0)
+        return GN_ERR_ARG;
+    for (size_t i = 0; i < cfg->n_sizes; i++)
+        if (cfg->sizes[i] == 0 || cfg->sizes[i] > GN_MAX_WIDTH)
+            return GN_ERR_ARG;
+    if ((unsigned)cfg->loss >= GN_LOSS_COUNT || (unsigned)cfg->init > GN_INIT_NIELSEN ||
+        !impl_valid(cfg->impl) || !act_valid(cfg->hidden_act) || !act_valid(cfg->output_act))
+        return GN_ERR_ARG;
+    if (!isfinite(cfg->leaky_slope) || cfg->leaky_slope < 0.0f || cfg->leaky_slope >= 1.0f)
+        return GN_ERR_ARG;
+    size_t L = cfg->n_sizes - 1;
+    for (size_t l = 1; l <= L; l++) {
+        gn_act a = cfg->acts ? cfg->acts[l - 1] : (l == L ? cfg->output_act : cfg->hidden_act);
+        if (!act_valid(a) || (a == GN_ACT_SOFTMAX && l != L))
+            return GN_ERR_ARG;
+    }
+    gn_act out = cfg->acts ? cfg->acts[L - 1] : cfg->output_act;
+    if ((cfg->loss == GN_LOSS_BCE && out != GN_ACT_SIGMOID) ||
+        (cfg->loss == GN_LOSS_CCE && out != GN_ACT_SOFTMAX) ||
+        (out == GN_ACT_SOFTMAX && cfg->sizes[L] < 2))
+        return GN_ERR_UNSUPPORTED;
+    return GN_OK;
+}
+
+gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
+{
+    if (!out)
+        return GN_ERR_NULL;
+    *out = NULL;
+    if (!cfg)
+        return GN_ERR_NULL;
+    gn_status st = check_config(cfg);
+    if (st != GN_OK)
+        return st;
+
+    size_t L = cfg->n_sizes - 1;
+    gn_net *net = calloc(1, sizeof *net);
+    if (!net)
+        return GN_ERR_NOMEM;
+    net->n_layers = L;
+    net->loss = cfg->loss;
+    net->leaky_slope = cfg->leaky_slope;
+    net->impl = cfg->impl;
+    net->layers = calloc(L, sizeof *net->layers);
+    net->acts = calloc(L, sizeof *net->acts);
+    if (!net->layers || !net->acts) {
+        gn_net_free(net);
+        return GN_ERR_NOMEM;
+    }
+    size_t off = 0, w;
+    for (size_t l = 1; l <= L; l++) {
+        gn_layer *ly = &net->layers[l - 1];
+        ly->n_in = cfg->sizes[l - 1];
+        ly->n_out = cfg->sizes[l];
+        ly->act = cfg->acts ? cfg->acts[l - 1] : (l == L ? cfg->output_act : cfg->hidden_act);
+        if (ly->n_out > net->max_width)
+            net->max_width = ly->n_out;
+        ly->w_off = off;
+        if (!mul_ok(ly->n_out, ly->n_in, &w) || !add_ok(off, w, &off)) {
+            gn_net_free(net);
+            return GN_ERR_NOMEM;
+        }
+        ly->b_off = off;
+        if (!add_ok(off, ly->n_out, &off)) {
+            gn_net_free(net);
+            return GN_ERR_NOMEM;
+        }
+    }
+    net->n_params = off;
+    net->params = gn__alloc_floats(off);
+    net->grads = gn__alloc_floats(off);
+    if (!net->params || !net->grads || alloc_workspace(net, cfg->max_batch) != GN_OK) {
+        gn_net_free(net);
+        return GN_ERR_NOMEM;
+    }
+    gn_net_init_params(net, cfg->init, cfg->seed);
+    *out = net;
+    return GN_OK;
+}
+
+void gn_net_free(gn_net *net)
+{
+    if (!net)
+        return;
+    gn__free(net->work);
+    gn__free(net->params);
+    gn__free(net->grads);
+    free(net->acts);
+    free(net->layers);
+    free(net);
+}
+
+gn_status gn_net_init_params(gn_net *net, gn_init init, uint64_t seed)
+{
+    if (!net)
+        return GN_ERR_NULL;
+    if ((unsigned)init > GN_INIT_NIELSEN)
+        return gn__fail(net, GN_ERR_ARG, "gn_net_init_params: unknown init scheme %d", (int)init);
+    gn_rng_seed(&net->rng, seed);
+    for (size_t l = 0; l < net->n_layers; l++) {
+        const gn_layer *ly = &net->layers[l];
+        float *W = net->params + ly->w_off, *b = net->params + ly->b_off;
+        size_t nw = ly->n_out * ly->n_in;
+        gn_init scheme = init;
+        if (scheme == GN_INIT_AUTO)
+            scheme = ly->act == GN_ACT_RELU || ly->act == GN_ACT_LEAKY_RELU ? GN_INIT_HE
+                                                                            : GN_INIT_XAVIER;
+        if (scheme == GN_INIT_XAVIER) {
+            double r = sqrt(6.0 / (double)(ly->n_in + ly->n_out));
+            for (size_t i = 0; i < nw; i++)
+                W[i] = (float)(r * (2.0 * gn_rng_uniform(&net->rng) - 1.0));
+        } else {
+            double sd = scheme == GN_INIT_HE ? sqrt(2.0 / (double)ly->n_in) : 1.0;
+            for (size_t i = 0; i < nw; i++)
+                W[i] = (float)(sd * gn_rng_normal(&net->rng));
+        }
+        for (size_t i = 0; i < ly->n_out; i++)
+            b[i] = scheme == GN_INIT_NIELSEN ? (float)gn_rng_normal(&net->rng) : 0.0f;
+    }
+    return GN_OK;
+}
+
+gn_status gn_net_reserve(gn_net *net, size_t max_batch)
+{
+    if (!net)
+        return GN_ERR_NULL;
+    if (max_batch == 0)
+        return gn__fail(net, GN_ERR_ARG, "gn_net_reserve: max_batch must be at least 1");
+    if (alloc_workspace(net, max_batch) != GN_OK)
+        return gn__fail(net, GN_ERR_NOMEM, "gn_net_reserve: cannot allocate a workspace for %zu samples",
+                        max_batch);
+    return GN_OK;
+}
+
+gn_status gn_net_set_impl(gn_net *net, gn_impl impl)
+{
+    if (!net)
+        return GN_ERR_NULL;
+    if (!impl_valid(impl))
+        return gn__fail(net, GN_ERR_ARG, "gn_net_set_impl: unknown implementation %d", (int)impl);
+    net->impl = impl;
+    return GN_OK;
+}
+
+size_t gn_net_n_layers(const gn_net *net) { return net ? net->n_layers : 0; }
+
+size_t gn_net_layer_size(const gn_net *net, size_t l)
+{
+    if (!net || l > net->n_layers)
+        return 0;
+    return l == 0 ? net->layers[0].n_in : net->layers[l - 1].n_out;
+}
+
+gn_act gn_net_layer_act(const gn_net *net, size_t l)
+{
+    if (!net || l == 0 || l > net->n_layers)
+        return GN_ACT_IDENTITY;
+    return net->layers[l - 1].act;
+}
+
+gn_loss gn_net_loss(const gn_net *net) { return net ? net->loss : GN_LOSS_QUADRATIC; }
+size_t gn_net_n_inputs(const gn_net *net) { return gn_net_layer_size(net, 0); }
+size_t gn_net_n_outputs(const gn_net *net) { return net ? gn_net_layer_size(net, net->n_layers) : 0; }
+size_t gn_net_max_batch(const gn_net *net) { return net ? net->max_batch : 0; }
+size_t gn_net_n_params(const gn_net *net) { return net ? net->n_params : 0; }
+float *gn_net_params(gn_net *net) { return net ? net->params : NULL; }
+float *gn_net_grads(gn_net *net) { return net ? net->grads : NULL; }
+
+gn_status gn_net_layer_offsets(const gn_net *net, size_t l, size_t *w_offset, size_t *b_offset)
+{
+    if (!net || !w_offset || !b_offset)
+        return GN_ERR_NULL;
+    if (l == 0 || l > net->n_layers)
+        return GN_ERR_ARG;
+    *w_offset = net->layers[l - 1].w_off;
+    *b_offset = net->layers[l - 1].b_off;
+    return GN_OK;
+}

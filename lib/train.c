@@ -1,0 +1,90 @@
+/* Nielsen's SGD loop: shuffle, cut into mini-batches, update_mini_batch on each. */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void gn_train_options_defaults(gn_train_options *opt)
+{
+    if (!opt)
+        return;
+    memset(opt, 0, sizeof *opt);
+    opt->epochs = 30;
+    opt->batch = 10;
+    opt->eta = 3.0f;
+    opt->shuffle = 1;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Copies columns perm[0..m) of X and Y into the network's batch buffers. */
+static void gather(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                   const size_t *perm, size_t m)
+{
+    size_t n_in = gn_net_n_inputs(net), n_out = gn_net_n_outputs(net);
+    for (size_t j = 0; j < m; j++) {
+        memcpy(net->xbuf + j * n_in, X + perm[j] * ldx, n_in * sizeof(float));
+        memcpy(net->ybuf + j * n_out, Y + perm[j] * ldy, n_out * sizeof(float));
+    }
+}
+
+gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                       size_t n, const gn_train_options *opt)
+{
+    gn_status st = gn__check_batch(net, "gn_net_train", X, ldx, Y, ldy, true, n, false);
+    if (st != GN_OK)
+        return st;
+    if (!opt)
+        return gn__fail(net, GN_ERR_NULL, "gn_net_train: options are NULL");
+    if (opt->epochs == 0)
+        return gn__fail(net, GN_ERR_ARG, "gn_net_train: epochs must be at least 1");
+    if (opt->batch == 0 || opt->batch > net->max_batch)
+        return gn__fail(net, GN_ERR_ARG,
+                        "gn_net_train: batch %zu is not in [1, %zu] (the workspace, see gn_net_reserve)",
+                        opt->batch, net->max_batch);
+    if (!isfinite(opt->eta) || opt->eta <= 0.0f)
+        return gn__fail(net, GN_ERR_ARG, "gn_net_train: learning rate %g is not finite and positive",
+                        (double)opt->eta);
+    size_t bytes;
+    size_t *perm = mul_ok(n, sizeof *perm, &bytes) ? malloc(bytes) : NULL;
+    if (!perm)
+        return gn__fail(net, GN_ERR_NOMEM, "gn_net_train: no memory for %zu sample indices", n);
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+
+    for (size_t epoch = 1; epoch <= opt->epochs && st == GN_OK; epoch++) {
+        if (opt->shuffle)
+            gn__shuffle(&net->rng, perm, n);
+        double t0 = now_seconds(), loss_sum = 0.0;
+        for (size_t j0 = 0; j0 < n && st == GN_OK; j0 += opt->batch) {
+            size_t m = n - j0 < opt->batch ? n - j0 : opt->batch;
+            double loss;
+            if (opt->shuffle) {
+                gather(net, X, ldx, Y, ldy, perm + j0, m);
+                st = gn_net_train_step(net, net->xbuf, gn_net_n_inputs(net), net->ybuf,
+                                       gn_net_n_outputs(net), m, opt->eta, &loss);
+            } else {
+                st = gn_net_train_step(net, X + j0 * ldx, ldx, Y + j0 * ldy, ldy, m, opt->eta,
+                                       &loss);
+            }
+            loss_sum += loss * (double)m;
+        }
+        if (st != GN_OK)
+            break;
+        gn_epoch_info info = {epoch, opt->epochs, loss_sum / (double)n, now_seconds() - t0, n};
+        if (opt->on_epoch && opt->on_epoch(net, &info, opt->user))
+            break;
+    }
+    free(perm);
+    if (st == GN_ERR_NONFINITE)
+        gn__fail(net, st, "gn_net_train: the loss became non-finite (training diverged; lower eta?)");
+    return st;
+}
