@@ -1,0 +1,297 @@
+/* Gradient check: the library's analytic gradients against central finite differences of
+ * the batch-mean loss, which this file evaluates itself in double precision, for every
+ * hidden activation × (output activation, loss) pair on a random 3-layer net.
+ *
+ * Tolerance: max |a − n| / max(|a|, |n|) ≤ 1e-3 over every parameter.
+ *  - n (finite difference, h = 1e-5, in double): truncation error O(h²) ≈ 1e-10 relative,
+ *    rounding ≈ 1e-16 / 1e-5 = 1e-11: negligible.
+ *  - a (library, float32): each entry is a sum of products in float, relative error of a
+ *    few u = 6e-8 times the ratio Σ|terms| / |sum|. 1e-3 leaves a factor of ~10⁴ for that
+ *    cancellation, while any real mistake (a missing σ', a missing term or 1/m, a transposed
+ *    or shifted entry) gives errors of order 1, as the negative controls below show. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testutil.h"
+
+enum { BATCH = 6, N_SIZES = 4 };
+static const size_t sizes[N_SIZES] = {4, 5, 4, 3};
+static const float SLOPE = 0.01f;
+static const double H = 1e-5, TOL = 1e-3;
+static const double KINK_MARGIN = 1e-3; /* |z| of ReLU units must exceed this: h·|a| ≪ it */
+
+/*---- an independent double-precision forward pass and loss ----*/
+
+static double act_d(gn_act act, double z)
+{
+    switch (act) {
+    case GN_ACT_IDENTITY: return z;
+    case GN_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
+    case GN_ACT_TANH: return tanh(z);
+    case GN_ACT_RELU: return z > 0 ? z : 0;
+    case GN_ACT_LEAKY_RELU: return z > 0 ? z : SLOPE * z;
+    case GN_ACT_SOFTMAX: break;
+    }
+    return NAN;
+}
+
+/* Loss of the net with parameters theta on (X, Y); also reports the smallest |z| of any
+ * ReLU-family unit, so callers can keep away from the kink. */
+static double loss_d(const double *theta, const gn_act *acts, gn_loss loss, const float *X,
+                     const float *Y, double *min_kink)
+{
+    double total = 0;
+    *min_kink = INFINITY;
+    for (size_t j = 0; j < BATCH; j++) {
+        double a[8], z[8];
+        for (size_t i = 0; i < sizes[0]; i++)
+            a[i] = X[i + j * sizes[0]];
+        size_t off = 0;
+        for (size_t l = 1; l < N_SIZES; l++) {
+            size_t nin = sizes[l - 1], nout = sizes[l];
+            const double *W = theta + off, *b = theta + off + nout * nin;
+            off += nout * nin + nout;
+            for (size_t i = 0; i < nout; i++) {
+                z[i] = b[i];
+                for (size_t p = 0; p < nin; p++)
+                    z[i] += W[i + p * nout] * a[p];
+            }
+            gn_act act = acts[l - 1];
+            if (act == GN_ACT_SOFTMAX) {
+                double mx = z[0], s = 0;
+                for (size_t i = 1; i < nout; i++)
+                    mx = fmax(mx, z[i]);
+                for (size_t i = 0; i < nout; i++)
+                    s += exp(z[i] - mx);
+                for (size_t i = 0; i < nout; i++)
+                    a[i] = exp(z[i] - mx) / s;
+            } else {
+                for (size_t i = 0; i < nout; i++) {
+                    if (act == GN_ACT_RELU || act == GN_ACT_LEAKY_RELU)
+                        *min_kink = fmin(*min_kink, fabs(z[i]));
+                    a[i] = act_d(act, z[i]);
+                }
+            }
+        }
+        size_t nL = sizes[N_SIZES - 1];
+        for (size_t i = 0; i < nL; i++) {
+            double y = Y[i + j * nL];
+            if (loss == GN_LOSS_QUADRATIC)
+                total += 0.5 * (a[i] - y) * (a[i] - y);
+            else if (loss == GN_LOSS_BCE)
+                total -= y * log(a[i]) + (1 - y) * log(1 - a[i]);
+            else
+                total -= y * log(a[i]);
+        }
+    }
+    return total / BATCH;
+}
+
+/*---- the check ----*/
+
+typedef struct combo {
+    gn_act hidden, out;
+    gn_loss loss;
+} combo;
+
+typedef struct setup {
+    gn_net *net;
+    gn_act acts[N_SIZES - 1];
+    gn_loss loss;
+    float X[4 * BATCH], Y[3 * BATCH];
+    double *theta;
+    size_t n_params;
+    double lib_loss;
+} setup;
+
+static const char *act_name(gn_act a)
+{
+    static const char *names[] = {"identity", "sigmoid", "tanh", "relu", "leaky", "softmax"};
+    return names[a];
+}
+
+/* Builds the net and data for a combination, retrying seeds until no ReLU unit sits within
+ * KINK_MARGIN of its kink (where the loss is not differentiable). */
+static void make_setup(setup *s, combo c)
+{
+    memset(s, 0, sizeof *s);
+    s->acts[0] = s->acts[1] = c.hidden;
+    s->acts[2] = c.out;
+    s->loss = c.loss;
+    for (uint64_t seed = 1; seed < 200; seed++) {
+        gn_net_config cfg;
+        gn_net_config_defaults(&cfg);
+        cfg.n_sizes = N_SIZES;
+        cfg.sizes = sizes;
+        cfg.acts = s->acts;
+        cfg.loss = c.loss;
+        cfg.seed = seed;
+        cfg.init = GN_INIT_XAVIER;
+        cfg.max_batch = BATCH;
+        cfg.leaky_slope = SLOPE;
+        gn_net_free(s->net);
+        cr_assert_eq(gn_net_create(&s->net, &cfg), GN_OK);
+        /* small random biases, so a dropped bias gradient is visible */
+        float *p = gn_net_params(s->net);
+        for (size_t l = 1; l < N_SIZES; l++) {
+            size_t w, b;
+            gn_net_layer_offsets(s->net, l, &w, &b);
+            fill_uniform(p + b, sizes[l], -0.5f, 0.5f, seed * 7 + l);
+        }
+        fill_uniform(s->X, sizeof s->X / sizeof s->X[0], -1, 1, seed * 13);
+        if (c.loss == GN_LOSS_CCE) {
+            float *oh = random_onehot(3, BATCH, seed * 17);
+            memcpy(s->Y, oh, sizeof s->Y);
+            free(oh);
+        } else {
+            /* targets in (0, 1): valid for BCE, generic for quadratic */
+            fill_uniform(s->Y, sizeof s->Y / sizeof s->Y[0], 0.05f, 0.95f, seed * 19);
+        }
+        s->n_params = gn_net_n_params(s->net);
+        free(s->theta);
+        s->theta = malloc(s->n_params * sizeof *s->theta);
+        for (size_t i = 0; i < s->n_params; i++)
+            s->theta[i] = p[i];
+        double kink;
+        loss_d(s->theta, s->acts, s->loss, s->X, s->Y, &kink);
+        if (kink > KINK_MARGIN) {
+            cr_assert_eq(gn_net_backprop(s->net, s->X, 4, s->Y, 3, BATCH, &s->lib_loss), GN_OK);
+            return;
+        }
+    }
+    cr_assert_fail("no seed keeps the ReLU units away from their kink");
+}
+
+/* Max relative error of grad against central differences; reports the worst index. */
+static double max_rel_error(setup *s, const float *grad, size_t *worst)
+{
+    double max_err = 0, kink;
+    *worst = 0;
+    for (size_t i = 0; i < s->n_params; i++) {
+        double t = s->theta[i];
+        s->theta[i] = t + H;
+        double lp = loss_d(s->theta, s->acts, s->loss, s->X, s->Y, &kink);
+        s->theta[i] = t - H;
+        double lm = loss_d(s->theta, s->acts, s->loss, s->X, s->Y, &kink);
+        s->theta[i] = t;
+        double e = rel_err(grad[i], (lp - lm) / (2 * H));
+        if (e > max_err) {
+            max_err = e;
+            *worst = i;
+        }
+    }
+    return max_err;
+}
+
+static void free_setup(setup *s)
+{
+    gn_net_free(s->net);
+    free(s->theta);
+}
+
+#define N_COMBOS (5 * 8)
+static combo combos[N_COMBOS];
+
+ParameterizedTestParameters(gradcheck, all_combinations)
+{
+    static const combo outs[8] = {
+        {0, GN_ACT_IDENTITY, GN_LOSS_QUADRATIC}, {0, GN_ACT_SIGMOID, GN_LOSS_QUADRATIC},
+        {0, GN_ACT_TANH, GN_LOSS_QUADRATIC},     {0, GN_ACT_RELU, GN_LOSS_QUADRATIC},
+        {0, GN_ACT_LEAKY_RELU, GN_LOSS_QUADRATIC}, {0, GN_ACT_SOFTMAX, GN_LOSS_QUADRATIC},
+        {0, GN_ACT_SIGMOID, GN_LOSS_BCE},        {0, GN_ACT_SOFTMAX, GN_LOSS_CCE},
+    };
+    static const gn_act hidden[5] = {GN_ACT_IDENTITY, GN_ACT_SIGMOID, GN_ACT_TANH, GN_ACT_RELU,
+                                     GN_ACT_LEAKY_RELU};
+    for (int h = 0; h < 5; h++)
+        for (int o = 0; o < 8; o++) {
+            combos[h * 8 + o] = outs[o];
+            combos[h * 8 + o].hidden = hidden[h];
+        }
+    return cr_make_param_array(combo, combos, N_COMBOS);
+}
+
+ParameterizedTest(combo *c, gradcheck, all_combinations)
+{
+    setup s;
+    make_setup(&s, *c);
+    double kink, ref_loss = loss_d(s.theta, s.acts, s.loss, s.X, s.Y, &kink);
+    cr_assert(rel_err(s.lib_loss, ref_loss) < 1e-5, "loss %.9g vs double %.9g", s.lib_loss, ref_loss);
+    size_t worst;
+    double err = max_rel_error(&s, gn_net_grads(s.net), &worst);
+    /* Printed so the closing note can quote the measured errors. */
+    cr_log_info("gradcheck hidden=%s out=%s loss=%d: max rel err %.3g (param %zu)",
+                act_name(c->hidden), act_name(c->out), (int)c->loss, err, worst);
+    cr_assert(err <= TOL, "hidden=%s out=%s loss=%d: max relative error %.3g at parameter %zu",
+              act_name(c->hidden), act_name(c->out), (int)c->loss, err, worst);
+    free_setup(&s);
+}
+
+/*---- negative controls: the same check must reject broken gradients ----*/
+
+static float *broken_copy(setup *s)
+{
+    float *g = malloc(s->n_params * sizeof *g);
+    memcpy(g, gn_net_grads(s->net), s->n_params * sizeof *g);
+    return g;
+}
+
+Test(gradcheck, negative_control_dropped_bias_gradient)
+{
+    setup s;
+    make_setup(&s, (combo){GN_ACT_SIGMOID, GN_ACT_SOFTMAX, GN_LOSS_CCE});
+    float *g = broken_copy(&s);
+    size_t w, b, worst;
+    gn_net_layer_offsets(s.net, 2, &w, &b);
+    memset(g + b, 0, sizes[2] * sizeof *g); /* db^2 "forgotten" */
+    cr_assert(max_rel_error(&s, g, &worst) > TOL, "a zeroed bias gradient passed the check");
+    free(g);
+    free_setup(&s);
+}
+
+Test(gradcheck, negative_control_missing_one_over_m)
+{
+    setup s;
+    make_setup(&s, (combo){GN_ACT_TANH, GN_ACT_SIGMOID, GN_LOSS_QUADRATIC});
+    float *g = broken_copy(&s);
+    size_t worst;
+    for (size_t i = 0; i < s.n_params; i++)
+        g[i] *= BATCH; /* summed instead of averaged over the batch */
+    cr_assert(max_rel_error(&s, g, &worst) > TOL, "an unaveraged gradient passed the check");
+    free(g);
+    free_setup(&s);
+}
+
+Test(gradcheck, negative_control_single_entry_off_by_one_percent)
+{
+    setup s;
+    make_setup(&s, (combo){GN_ACT_RELU, GN_ACT_IDENTITY, GN_LOSS_QUADRATIC});
+    float *g = broken_copy(&s);
+    size_t w, b, worst;
+    gn_net_layer_offsets(s.net, 1, &w, &b);
+    size_t target = w;
+    for (size_t i = w; i < b; i++) /* the largest entry of dW^1, so it is surely not 0 */
+        if (fabsf(g[i]) > fabsf(g[target]))
+            target = i;
+    g[target] *= 1.01f;
+    cr_assert(max_rel_error(&s, g, &worst) > TOL, "a 1%% error in one entry passed the check");
+    cr_assert_eq(worst, target);
+    free(g);
+    free_setup(&s);
+}
+
+Test(gradcheck, negative_control_wrong_loss_derivative)
+{
+    /* The simplified CE delta a − y is not the gradient of the quadratic loss on a softmax:
+     * the CCE net's analytic gradient, checked against the quadratic loss, must fail. */
+    setup c;
+    make_setup(&c, (combo){GN_ACT_SIGMOID, GN_ACT_SOFTMAX, GN_LOSS_CCE});
+    c.loss = GN_LOSS_QUADRATIC; /* only the double-precision side changes */
+    size_t worst;
+    cr_assert(max_rel_error(&c, gn_net_grads(c.net), &worst) > TOL,
+              "the CE gradient passed as the quadratic one");
+    free_setup(&c);
+}
