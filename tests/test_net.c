@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -245,6 +246,37 @@ Test(net, same_seed_gives_bit_identical_weights)
     train_once(43, c, NP);
     cr_assert_eq(memcmp(a, b, sizeof a), 0, "same seed, different weights");
     cr_assert_neq(memcmp(a, c, sizeof a), 0, "different seeds, same weights");
+}
+
+typedef struct job {
+    uint64_t seed;
+    float params[4 * 8 + 8 + 3 * 8 + 3];
+} job;
+
+static void *train_job(void *arg)
+{
+    job *j = arg;
+    for (int rep = 0; rep < 20; rep++) /* enough overlap for the two threads to meet */
+        train_once(j->seed, j->params, sizeof j->params / sizeof j->params[0]);
+    return NULL;
+}
+
+/* Two networks trained on two threads at once give the same weights as alone (documented:
+ * distinct gn_net objects may be used concurrently). */
+Test(net, two_networks_on_two_threads)
+{
+    cr_assert_eq(gn_set_threads(1), GN_OK);
+    job alone[2] = {{.seed = 5}, {.seed = 6}}, together[2] = {{.seed = 5}, {.seed = 6}};
+    train_job(&alone[0]);
+    train_job(&alone[1]);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, train_job, &together[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(memcmp(alone[i].params, together[i].params, sizeof alone[i].params), 0,
+                     "network %d differs when trained concurrently", i);
 }
 
 static int stop_after_two(gn_net *net, const gn_epoch_info *info, void *user)
