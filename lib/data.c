@@ -255,14 +255,16 @@ static gn_status parse_csv(const char *buf, size_t len, const gn_csv_options *op
         }
         n_rows++;
     }
-    if (n_rows == 0)
-        return csv_fail(cs, GN_ERR_FORMAT, line, 0, "no data rows", (field){0});
+    if (n_rows == 0) {
+        gn__format(cs->err, cs->errlen, "%s: no data rows", cs->path);
+        return GN_ERR_FORMAT;
+    }
     if (n_cols < 2)
         return csv_fail(cs, GN_ERR_FORMAT, first_line, 0,
                         "need at least one feature column and a label column", (field){0});
     size_t label_col = opt->label_column < 0 ? n_cols - 1 : (size_t)opt->label_column;
     if (opt->label_column < -1 || label_col >= n_cols) {
-        gn__format(cs->err, cs->errlen, "%s: label column %ld is not one of the %zu columns",
+        gn__format(cs->err, cs->errlen, "%s: label column %ld (0-based) is not one of the %zu columns",
                    cs->path, opt->label_column, n_cols);
         return GN_ERR_FORMAT;
     }

@@ -66,7 +66,7 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
         double t0 = now_seconds(), loss_sum = 0.0;
         for (size_t j0 = 0; j0 < n && st == GN_OK; j0 += opt->batch) {
             size_t m = n - j0 < opt->batch ? n - j0 : opt->batch;
-            double loss;
+            double loss = 0.0;
             if (opt->shuffle) {
                 gather(net, X, ldx, Y, ldy, perm + j0, m);
                 st = gn_net_train_step(net, net->xbuf, gn_net_n_inputs(net), net->ybuf,
@@ -75,7 +75,8 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
                 st = gn_net_train_step(net, X + j0 * ldx, ldx, Y + j0 * ldy, ldy, m, opt->eta,
                                        &loss);
             }
-            loss_sum += loss * (double)m;
+            if (st == GN_OK)
+                loss_sum += loss * (double)m;
         }
         if (st != GN_OK)
             break;
