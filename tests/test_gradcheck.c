@@ -20,7 +20,7 @@
 
 enum { BATCH = 6, N_SIZES = 4 };
 static const size_t sizes[N_SIZES] = {4, 5, 4, 3};
-static const float SLOPE = 0.01f;
+static const float SLOPE = 0.1f; /* not the default, so a forgotten setting shows */
 static const double H = 1e-5, TOL = 1e-3;
 static const double KINK_MARGIN = 1e-3; /* |z| of ReLU units must exceed this: h·|a| ≪ it */
 

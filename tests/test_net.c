@@ -601,3 +601,37 @@ Test(errors, lifecycle_and_access)
     cr_assert_null(gn_net_grads(NULL));
     gn_net_free(net);
 }
+
+/* The epoch shuffle (internal, reached through the library's objects) must give every
+ * permutation with equal probability: a Fisher–Yates off-by-one skews or misses some. */
+void gn__shuffle(gn_rng *rng, size_t *perm, size_t n);
+
+Test(net, shuffle_is_uniform_over_permutations)
+{
+    enum { N = 4, PERMS = 24, DRAWS = 24000 };
+    size_t counts[PERMS] = {0};
+    gn_rng rng;
+    gn_rng_seed(&rng, 99);
+    size_t perm[N] = {0, 1, 2, 3};
+    for (int d = 0; d < DRAWS; d++) {
+        gn__shuffle(&rng, perm, N);
+        /* Lehmer code of the permutation, relative to the identity */
+        size_t code = 0;
+        for (size_t i = 0; i < N; i++) {
+            size_t smaller = 0;
+            for (size_t k = i + 1; k < N; k++)
+                smaller += perm[k] < perm[i];
+            code = code * (N - i) + smaller;
+        }
+        counts[code]++;
+        for (size_t i = 0; i < N; i++)
+            perm[i] = i;
+    }
+    double chi2 = 0, expect = (double)DRAWS / PERMS;
+    for (int i = 0; i < PERMS; i++) {
+        cr_assert_gt(counts[i], 0, "permutation %d never drawn", i);
+        chi2 += (counts[i] - expect) * (counts[i] - expect) / expect;
+    }
+    /* χ² with 23 degrees of freedom: P(χ² > 49.7) = 0.001 */
+    cr_assert_lt(chi2, 49.7, "chi-square %.1f: the shuffle is not uniform", chi2);
+}
