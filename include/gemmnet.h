@@ -391,7 +391,7 @@ GN_API void gn_rng_seed(gn_rng *rng, uint64_t seed);
 GN_API uint64_t gn_rng_next(gn_rng *rng);
 /** Uniform double in [0, 1) with 53 random bits. */
 GN_API double gn_rng_uniform(gn_rng *rng);
-/** Uniform integer in [0, bound) without modulo bias; bound ≥ 1. */
+/** Uniform integer in [0, bound) without modulo bias; bound 0 or 1 gives 0. */
 GN_API uint64_t gn_rng_below(gn_rng *rng, uint64_t bound);
 /** Standard normal deviate (Box–Muller in double). */
 GN_API double gn_rng_normal(gn_rng *rng);
@@ -412,16 +412,21 @@ typedef struct gn_csv_options {
 /** Fills *opt with the defaults listed in gn_csv_options. NULL is a no-op. */
 GN_API void gn_csv_options_defaults(gn_csv_options *opt);
 
-/** Loads a CSV file of numeric features and one class-label column. Labels are
- *  non-negative integers (class = value) or strings (classes numbered in order of first
- *  appearance); Y is one-hot with n_outputs = number of classes (max integer + 1).
- *  Blank lines are skipped. On failure *out is NULL and, if err is not NULL, a message
- *  naming the line and column of the first bad field is written to err (errlen bytes,
- *  always NUL-terminated). opt may be NULL for defaults.
- *  Returns GN_ERR_NULL, GN_ERR_IO (cannot open or read), GN_ERR_FORMAT (bad field, ragged
- *  line, no data, fewer than 2 columns, label column out of range, negative or
- *  non-integer numeric label), GN_ERR_NONFINITE (NaN or infinity in a feature),
- *  GN_ERR_NOMEM. Thread-safe. */
+/** Loads a CSV file of numeric features and one class-label column. Labels are integers in
+ *  [0, 65535] (class = value) or strings (classes numbered in order of first appearance, at
+ *  most 65536); which of the two is decided by the first data row. Y is one-hot with
+ *  n_outputs = number of classes (max integer + 1). A numeric field has at most 255
+ *  characters; surrounding blanks and double quotes are not part of a field. Blank lines are
+ *  skipped. With header = −1 the first line is a header if any of its fields, the label
+ *  included, is not a number (so a headerless file with string labels needs header = 0).
+ *  On failure *out is NULL and, if err is not NULL, a message naming the line and column
+ *  (both counted from 1, the column among all columns) of the first bad field is written to
+ *  err (errlen bytes, always NUL-terminated). opt may be NULL for defaults.
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (header not in {−1, 0, 1}, label_column < −1, delimiter
+ *  NUL, newline, carriage return or '"'), GN_ERR_IO (cannot open or read), GN_ERR_FORMAT (bad
+ *  field, ragged line, no data, fewer than 2 columns, label column out of range, label out
+ *  of range or of the other kind than the first row's), GN_ERR_NONFINITE (NaN or infinity in
+ *  a feature, or a value beyond the float range), GN_ERR_NOMEM. Thread-safe. */
 GN_API gn_status gn_dataset_load_csv(gn_dataset **out, const char *path,
                                      const gn_csv_options *opt, char *err, size_t errlen);
 

@@ -14,7 +14,7 @@ struct gn_dataset {
     float *Y; /* n_outputs × n */
 };
 
-enum { MAX_CLASSES = 65536 };
+enum { MAX_CLASSES = 65536, MAX_NUMBER_CHARS = 255 }; /* as documented in gemmnet.h */
 
 void gn_csv_options_defaults(gn_csv_options *opt)
 {
@@ -144,7 +144,7 @@ static size_t split(const char *b, const char *e, char delim, field *f, size_t c
 /* Parses a whole field as a number. */
 static bool parse_number(field f, double *out)
 {
-    char tmp[64];
+    char tmp[MAX_NUMBER_CHARS + 1];
     size_t len = (size_t)(f.end - f.begin);
     if (len == 0 || len >= sizeof tmp)
         return false;
@@ -263,7 +263,7 @@ static gn_status parse_csv(const char *buf, size_t len, const gn_csv_options *op
         return csv_fail(cs, GN_ERR_FORMAT, first_line, 0,
                         "need at least one feature column and a label column", (field){0});
     size_t label_col = opt->label_column < 0 ? n_cols - 1 : (size_t)opt->label_column;
-    if (opt->label_column < -1 || label_col >= n_cols) {
+    if (label_col >= n_cols) {
         gn__format(cs->err, cs->errlen, "%s: label column %ld (0-based) is not one of the %zu columns",
                    cs->path, opt->label_column, n_cols);
         return GN_ERR_FORMAT;
@@ -372,10 +372,12 @@ gn_status gn_dataset_load_csv(gn_dataset **out, const char *path, const gn_csv_o
     gn_csv_options_defaults(&defaults);
     if (!opt)
         opt = &defaults;
-    if (opt->header < -1 || opt->header > 1 || opt->delimiter == '\0' ||
-        opt->delimiter == '\n' || opt->delimiter == '"') {
-        gn__format(err, errlen, "%s: invalid CSV options", path);
-        return GN_ERR_FORMAT;
+    if (opt->header < -1 || opt->header > 1 || opt->label_column < -1 ||
+        opt->delimiter == '\0' || opt->delimiter == '\n' || opt->delimiter == '\r' ||
+        opt->delimiter == '"') {
+        gn__format(err, errlen, "%s: invalid CSV options (header %d, label column %ld, delimiter %d)",
+                   path, opt->header, opt->label_column, (int)opt->delimiter);
+        return GN_ERR_ARG;
     }
     char *buf;
     size_t len;

@@ -1,0 +1,1010 @@
+/* Datasets: the CSV loader (Iris, every documented dialect option, every error path and its
+ * message) and the seeded split. Expected values come from the files themselves, parsed here
+ * with sscanf, or are written by hand next to the CSV text they describe. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, pthreads under -std=c11 */
+
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gemmnet.h"
+
+/*---- helpers ----*/
+
+/* Files written by a test live in a fresh directory under /tmp, removed by the suite's fini
+ * (Criterion runs each test in its own process, so this state is per test). */
+enum { MAX_FILES = 32 };
+static char tmp_dir[64];
+static char tmp_files[MAX_FILES][128];
+static size_t n_tmp_files;
+
+static void make_tmp_dir(void)
+{
+    strcpy(tmp_dir, "/tmp/gemmnet-test-data-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
+}
+
+static void remove_tmp_dir(void)
+{
+    for (size_t i = 0; i < n_tmp_files; i++)
+        unlink(tmp_files[i]);
+    if (tmp_dir[0])
+        rmdir(tmp_dir);
+}
+
+TestSuite(csv, .init = make_tmp_dir, .fini = remove_tmp_dir);
+TestSuite(split, .init = make_tmp_dir, .fini = remove_tmp_dir);
+
+/* Writes text byte for byte (no newline translation) and returns the file's path. */
+static const char *write_file(const char *name, const char *text)
+{
+    cr_assert_lt(n_tmp_files, MAX_FILES);
+    char *path = tmp_files[n_tmp_files];
+    snprintf(path, sizeof tmp_files[0], "%s/%s", tmp_dir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot create %s", path);
+    n_tmp_files++;
+    size_t len = strlen(text);
+    cr_assert_eq(fwrite(text, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+    return path;
+}
+
+static const char *iris_path(void)
+{
+    static char path[4096];
+    const char *dir = getenv("GEMMNET_DATA_DIR");
+    cr_assert_not_null(dir, "GEMMNET_DATA_DIR is not set");
+    snprintf(path, sizeof path, "%s/iris.csv", dir);
+    return path;
+}
+
+static gn_csv_options csv_opts(int header, long label_column, char delimiter)
+{
+    gn_csv_options o;
+    gn_csv_options_defaults(&o);
+    o.header = header;
+    o.label_column = label_column;
+    o.delimiter = delimiter;
+    return o;
+}
+
+static gn_dataset *load_ok(const char *path, const gn_csv_options *opt)
+{
+    char err[512] = "";
+    gn_dataset *ds = NULL;
+    gn_status st = gn_dataset_load_csv(&ds, path, opt, err, sizeof err);
+    cr_assert_eq(st, GN_OK, "%s: %s: %s", path, gn_strerror(st), err);
+    cr_assert_not_null(ds);
+    return ds;
+}
+
+/* A non-NULL pointer that is never dereferenced: a failing call must overwrite it with NULL. */
+static char sentinel_byte;
+#define SENTINEL ((gn_dataset *)(void *)&sentinel_byte)
+
+/* Loads, expects status want, *out == NULL, and returns the message in err. */
+static void load_fails(const char *path, const gn_csv_options *opt, gn_status want, char *err,
+                       size_t errlen)
+{
+    gn_dataset *ds = SENTINEL;
+    gn_status st = gn_dataset_load_csv(&ds, path, opt, err, errlen);
+    cr_assert_eq(st, want, "%s: got %d (%s), want %d (%s); message: %s", path ? path : "(null)",
+                 st, gn_strerror(st), want, gn_strerror(want), err ? err : "(none)");
+    cr_assert_null(ds, "*out is not NULL after a failed load");
+}
+
+static void assert_contains(const char *msg, const char *part)
+{
+    cr_assert_not_null(strstr(msg, part), "message '%s' lacks '%s'", msg, part);
+}
+
+/* The "path:LINE:" prefix that names a line of path. */
+static void assert_names_line(const char *msg, const char *path, int line)
+{
+    char want[256];
+    snprintf(want, sizeof want, "%s:%d:", path, line);
+    assert_contains(msg, want);
+}
+
+static void assert_sizes(const gn_dataset *ds, size_t n, size_t n_features, size_t n_outputs)
+{
+    cr_assert_eq(gn_dataset_n_samples(ds), n, "samples");
+    cr_assert_eq(gn_dataset_n_features(ds), n_features, "features");
+    cr_assert_eq(gn_dataset_n_outputs(ds), n_outputs, "outputs");
+}
+
+/* X must equal want, stored like the documented layout: sample j's features at j·nf. */
+static void assert_x(const gn_dataset *ds, const float *want, size_t count)
+{
+    const float *x = gn_dataset_x(ds);
+    cr_assert_not_null(x);
+    for (size_t i = 0; i < count; i++)
+        cr_assert_eq(x[i], want[i], "X[%zu] = %g, want %g", i, x[i], want[i]);
+}
+
+/* Y must be one-hot with the 1 of column j in row labels[j]. */
+static void assert_labels(const gn_dataset *ds, const int *labels, size_t n)
+{
+    const float *y = gn_dataset_y(ds);
+    const size_t k = gn_dataset_n_outputs(ds);
+    cr_assert_not_null(y);
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < k; i++)
+            cr_assert_eq(y[i + j * k], i == (size_t)labels[j] ? 1.0f : 0.0f,
+                         "Y(%zu, %zu) for class %d", i, j, labels[j]);
+}
+
+/*---- Iris ----*/
+
+enum { IRIS_N = 150, IRIS_F = 4 };
+
+/* Parses data/iris.csv independently of the library: skip the header, then
+ * "f1,f2,f3,f4,label" per line. */
+static void read_iris(float x[IRIS_N][IRIS_F], int label[IRIS_N])
+{
+    FILE *f = fopen(iris_path(), "r");
+    cr_assert_not_null(f, "cannot open %s", iris_path());
+    char line[256];
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        cr_assert_lt(n, IRIS_N, "more rows than expected");
+        int got = sscanf(line, "%f,%f,%f,%f,%d", &x[n][0], &x[n][1], &x[n][2], &x[n][3],
+                         &label[n]);
+        cr_assert_eq(got, 5, "line %d of iris.csv: %s", n + 2, line);
+        n++;
+    }
+    fclose(f);
+    cr_assert_eq(n, IRIS_N);
+}
+
+Test(iris, loads_with_defaults)
+{
+    float want[IRIS_N][IRIS_F];
+    int label[IRIS_N];
+    read_iris(want, label);
+
+    gn_dataset *ds = load_ok(iris_path(), NULL); /* the header line is found automatically */
+    assert_sizes(ds, IRIS_N, IRIS_F, 3);
+    /* float want[n][4] is already the column-major 4 × n matrix with ld = 4 */
+    assert_x(ds, &want[0][0], IRIS_N * IRIS_F);
+    assert_labels(ds, label, IRIS_N);
+
+    /* The first and last rows as printed in the file. */
+    const float *x = gn_dataset_x(ds);
+    const float first[4] = {5.1f, 3.5f, 1.4f, 0.2f}, last[4] = {5.9f, 3.0f, 5.1f, 1.8f};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(x[i], first[i]);
+        cr_assert_eq(x[(IRIS_N - 1) * IRIS_F + i], last[i]);
+    }
+    gn_dataset_free(ds);
+}
+
+Test(iris, targets_are_one_hot_with_50_per_class)
+{
+    gn_dataset *ds = load_ok(iris_path(), NULL);
+    const float *y = gn_dataset_y(ds);
+    double per_class[3] = {0, 0, 0};
+    for (size_t j = 0; j < IRIS_N; j++) {
+        double col = 0.0;
+        for (size_t i = 0; i < 3; i++) {
+            float v = y[i + j * 3];
+            cr_assert(v == 0.0f || v == 1.0f, "Y(%zu, %zu) = %g", i, j, v);
+            col += v;
+            per_class[i] += v;
+        }
+        cr_assert_eq(col, 1.0, "column %zu of Y sums to %g", j, col);
+    }
+    for (int c = 0; c < 3; c++)
+        cr_assert_eq(per_class[c], 50.0, "class %d has %g samples", c, per_class[c]);
+    /* the file is sorted by class: 50 of class 0, then 1, then 2 */
+    cr_assert_eq(y[0 + 0 * 3], 1.0f);
+    cr_assert_eq(y[1 + 50 * 3], 1.0f);
+    cr_assert_eq(y[2 + 149 * 3], 1.0f);
+    gn_dataset_free(ds);
+}
+
+/* Per-feature sums in double from the independent parse, against the loaded matrix. */
+Test(iris, feature_sums_match_independent_parse)
+{
+    float want[IRIS_N][IRIS_F];
+    int label[IRIS_N];
+    read_iris(want, label);
+    gn_dataset *ds = load_ok(iris_path(), NULL);
+    const float *x = gn_dataset_x(ds);
+    for (int i = 0; i < IRIS_F; i++) {
+        double a = 0.0, b = 0.0;
+        for (int j = 0; j < IRIS_N; j++) {
+            a += want[j][i];
+            b += x[i + j * IRIS_F];
+        }
+        cr_assert_eq(a, b, "feature %d: file sum %.6f, loaded %.6f", i, a, b);
+    }
+    gn_dataset_free(ds);
+}
+
+/* CONVENTIONS, Memory: objects allocate 64-byte aligned. */
+Test(iris, matrices_are_64_byte_aligned)
+{
+    gn_dataset *ds = load_ok(iris_path(), NULL), *a, *b;
+    cr_assert_eq((uintptr_t)gn_dataset_x(ds) % 64, 0);
+    cr_assert_eq((uintptr_t)gn_dataset_y(ds) % 64, 0);
+    cr_assert_eq(gn_dataset_split(ds, 0.5, 1, &a, &b), GN_OK);
+    cr_assert_eq((uintptr_t)gn_dataset_x(a) % 64, 0);
+    cr_assert_eq((uintptr_t)gn_dataset_y(a) % 64, 0);
+    cr_assert_eq((uintptr_t)gn_dataset_x(b) % 64, 0);
+    cr_assert_eq((uintptr_t)gn_dataset_y(b) % 64, 0);
+    gn_dataset_free(a);
+    gn_dataset_free(b);
+    gn_dataset_free(ds);
+}
+
+/* "Thread-safe": concurrent loads of the same file give identical datasets. */
+typedef struct load_job {
+    const char *path;
+    gn_status st;
+    gn_dataset *ds;
+} load_job;
+
+static void *load_in_thread(void *arg)
+{
+    load_job *job = arg;
+    char err[256];
+    job->st = gn_dataset_load_csv(&job->ds, job->path, NULL, err, sizeof err);
+    return NULL;
+}
+
+Test(iris, concurrent_loads_agree)
+{
+    enum { T = 4 };
+    load_job jobs[T];
+    pthread_t th[T];
+    for (int t = 0; t < T; t++) {
+        jobs[t] = (load_job){iris_path(), GN_ERR_ARG, NULL};
+        cr_assert_eq(pthread_create(&th[t], NULL, load_in_thread, &jobs[t]), 0);
+    }
+    for (int t = 0; t < T; t++)
+        cr_assert_eq(pthread_join(th[t], NULL), 0);
+    gn_dataset *ref = load_ok(iris_path(), NULL);
+    for (int t = 0; t < T; t++) {
+        cr_assert_eq(jobs[t].st, GN_OK, "thread %d", t);
+        cr_assert_eq(memcmp(gn_dataset_x(jobs[t].ds), gn_dataset_x(ref),
+                            IRIS_N * IRIS_F * sizeof(float)),
+                     0, "thread %d: X differs", t);
+        cr_assert_eq(memcmp(gn_dataset_y(jobs[t].ds), gn_dataset_y(ref),
+                            IRIS_N * 3 * sizeof(float)),
+                     0, "thread %d: Y differs", t);
+        gn_dataset_free(jobs[t].ds);
+    }
+    gn_dataset_free(ref);
+}
+
+/*---- options and accessors ----*/
+
+Test(csv_options, defaults)
+{
+    gn_csv_options o = {7, 7, 'x'};
+    gn_csv_options_defaults(&o);
+    cr_assert_eq(o.header, -1);
+    cr_assert_eq(o.label_column, -1);
+    cr_assert_eq(o.delimiter, ',');
+    gn_csv_options_defaults(NULL); /* documented no-op: must not crash */
+}
+
+Test(dataset, null_accessors_and_free)
+{
+    cr_assert_eq(gn_dataset_n_samples(NULL), 0);
+    cr_assert_eq(gn_dataset_n_features(NULL), 0);
+    cr_assert_eq(gn_dataset_n_outputs(NULL), 0);
+    cr_assert_null(gn_dataset_x(NULL));
+    cr_assert_null(gn_dataset_y(NULL));
+    gn_dataset_free(NULL); /* documented no-op: a crash fails the test */
+}
+
+/*---- CSV dialects ----*/
+
+Test(csv, no_header)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,4,1\n5,6,1\n");
+    gn_dataset *ds = load_ok(p, NULL);
+    assert_sizes(ds, 3, 2, 2);
+    const float x[] = {1, 2, 3, 4, 5, 6};
+    const int y[] = {0, 1, 1};
+    assert_x(ds, x, 6);
+    assert_labels(ds, y, 3);
+    gn_dataset_free(ds);
+}
+
+/* n_outputs is the largest integer label + 1, even if some classes never occur. */
+Test(csv, integer_labels_give_max_plus_one_outputs)
+{
+    const char *p = write_file("a.csv", "1,0\n2,2\n3,0\n");
+    gn_dataset *ds = load_ok(p, NULL);
+    assert_sizes(ds, 3, 1, 3);
+    const int y[] = {0, 2, 0};
+    assert_labels(ds, y, 3);
+    gn_dataset_free(ds);
+}
+
+/* A numeric first line is data under auto detection, and a header under header = 1. */
+Test(csv, explicit_numeric_header)
+{
+    const char *p = write_file("a.csv", "9,8,1\n1,2,0\n3,4,1\n");
+    gn_csv_options o = csv_opts(1, -1, ',');
+    gn_dataset *ds = load_ok(p, &o);
+    assert_sizes(ds, 2, 2, 2);
+    const float x[] = {1, 2, 3, 4};
+    const int y[] = {0, 1};
+    assert_x(ds, x, 4);
+    assert_labels(ds, y, 2);
+    gn_dataset_free(ds);
+
+    ds = load_ok(p, NULL);
+    assert_sizes(ds, 3, 2, 2);
+    const float x3[] = {9, 8, 1, 2, 3, 4};
+    assert_x(ds, x3, 6);
+    gn_dataset_free(ds);
+}
+
+Test(csv, auto_detects_text_header)
+{
+    const char *p = write_file("a.csv", "width,height,class\n1.5,2,1\n3,4.5,0\n");
+    gn_dataset *ds = load_ok(p, NULL);
+    assert_sizes(ds, 2, 2, 2);
+    const float x[] = {1.5f, 2, 3, 4.5f};
+    const int y[] = {1, 0};
+    assert_x(ds, x, 4);
+    assert_labels(ds, y, 2);
+    gn_dataset_free(ds);
+}
+
+/* The documented auto rule is "a first line with a non-numeric field", the label field
+ * included: without header = 0, a headerless file with string labels loses its first row. */
+Test(csv, auto_header_rule_includes_the_label_field)
+{
+    const char *p = write_file("a.csv", "1,2,b\n3,4,a\n5,6,b\n");
+    gn_dataset *ds = load_ok(p, NULL);
+    assert_sizes(ds, 2, 2, 2);
+    const float x[] = {3, 4, 5, 6};
+    const int y[] = {0, 1}; /* a is seen first now */
+    assert_x(ds, x, 4);
+    assert_labels(ds, y, 2);
+    gn_dataset_free(ds);
+}
+
+/* header = 0 forces the first line to be data, so a text header is then a bad field. */
+Test(csv, header_zero_rejects_text_first_line)
+{
+    const char *p = write_file("a.csv", "width,height,class\n1,2,0\n");
+    gn_csv_options o = csv_opts(0, -1, ',');
+    char err[256];
+    load_fails(p, &o, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 1);
+    assert_contains(err, "width");
+}
+
+/* Classes are numbered in order of first appearance: b = 0, a = 1, c = 2. */
+Test(csv, string_labels)
+{
+    const char *p = write_file("a.csv", "1,0,b\n2,0,a\n3,0,b\n4,0,c\n5,0,a\n");
+    gn_csv_options o = csv_opts(0, -1, ',');
+    gn_dataset *ds = load_ok(p, &o);
+    assert_sizes(ds, 5, 2, 3);
+    const float x[] = {1, 0, 2, 0, 3, 0, 4, 0, 5, 0};
+    const int y[] = {0, 1, 0, 2, 1};
+    assert_x(ds, x, 10);
+    assert_labels(ds, y, 5);
+    gn_dataset_free(ds);
+}
+
+Test(csv, string_labels_after_text_header)
+{
+    const char *p = write_file("a.csv", "f1,f2,species\n1,2,setosa\n3,4,virginica\n5,6,setosa\n");
+    gn_dataset *ds = load_ok(p, NULL);
+    assert_sizes(ds, 3, 2, 2);
+    const int y[] = {0, 1, 0};
+    assert_labels(ds, y, 3);
+    gn_dataset_free(ds);
+}
+
+/* The features are the remaining columns in file order. */
+Test(csv, label_column_first)
+{
+    const char *p = write_file("a.csv", "0,1.5,2.5\n2,3.5,4.5\n1,5.5,6.5\n");
+    gn_csv_options o = csv_opts(-1, 0, ',');
+    gn_dataset *ds = load_ok(p, &o);
+    assert_sizes(ds, 3, 2, 3);
+    const float x[] = {1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f};
+    const int y[] = {0, 2, 1};
+    assert_x(ds, x, 6);
+    assert_labels(ds, y, 3);
+    gn_dataset_free(ds);
+}
+
+Test(csv, label_column_middle)
+{
+    const char *p = write_file("a.csv", "10,1,20,30\n11,0,21,31\n");
+    gn_csv_options o = csv_opts(-1, 1, ',');
+    gn_dataset *ds = load_ok(p, &o);
+    assert_sizes(ds, 2, 3, 2);
+    const float x[] = {10, 20, 30, 11, 21, 31};
+    const int y[] = {1, 0};
+    assert_x(ds, x, 6);
+    assert_labels(ds, y, 2);
+    gn_dataset_free(ds);
+}
+
+/* label_column = 2 on a three-column file is the same as the default −1 (last). */
+Test(csv, label_column_last_explicit)
+{
+    const char *p = write_file("a.csv", "1,2,1\n3,4,0\n");
+    gn_csv_options o = csv_opts(-1, 2, ',');
+    gn_dataset *ds = load_ok(p, &o);
+    assert_sizes(ds, 2, 2, 2);
+    const float x[] = {1, 2, 3, 4};
+    const int y[] = {1, 0};
+    assert_x(ds, x, 4);
+    assert_labels(ds, y, 2);
+    gn_dataset_free(ds);
+}
+
+Test(csv, semicolon_delimiter)
+{
+    const char *p = write_file("a.csv", "a;b;c\n1.5;-2;0\n3;4.25;1\n");
+    gn_csv_options o = csv_opts(-1, -1, ';');
+    gn_dataset *ds = load_ok(p, &o);
+    assert_sizes(ds, 2, 2, 2);
+    const float x[] = {1.5f, -2, 3, 4.25f};
+    const int y[] = {0, 1};
+    assert_x(ds, x, 4);
+    assert_labels(ds, y, 2);
+    gn_dataset_free(ds);
+
+    /* read with the default ',' the same data is one column per line: not a dataset */
+    char err[256];
+    const char *q = write_file("b.csv", "1.5;-2;0\n3;4.25;1\n");
+    load_fails(q, NULL, GN_ERR_FORMAT, err, sizeof err);
+}
+
+/* Windows line endings: the '\r' must not end up in the label or the last feature. The last
+ * line has no line ending at all. */
+Test(csv, crlf_line_endings)
+{
+    const char *p = write_file("a.csv", "x,y,class\r\n1,2.5,0\r\n3,4,1\r\n5,6,0");
+    gn_dataset *ds = load_ok(p, NULL);
+    assert_sizes(ds, 3, 2, 2);
+    const float x[] = {1, 2.5f, 3, 4, 5, 6};
+    const int y[] = {0, 1, 0};
+    assert_x(ds, x, 6);
+    assert_labels(ds, y, 3);
+    gn_dataset_free(ds);
+
+    /* string labels: "b\r" on a CRLF line and "b" on the unterminated last line are one class */
+    const char *q = write_file("b.csv", "1,2,b\r\n3,4,a\r\n5,6,b");
+    gn_csv_options o = csv_opts(0, -1, ',');
+    ds = load_ok(q, &o);
+    assert_sizes(ds, 3, 2, 2);
+    const int yq[] = {0, 1, 0};
+    assert_labels(ds, yq, 3);
+    gn_dataset_free(ds);
+}
+
+Test(csv, blank_lines_are_skipped)
+{
+    const char *p = write_file("a.csv", "\n\nx,y,c\n\n1,2,0\n   \n\t\n3,4,1\n\r\n\n");
+    gn_dataset *ds = load_ok(p, NULL);
+    assert_sizes(ds, 2, 2, 2);
+    const float x[] = {1, 2, 3, 4};
+    const int y[] = {0, 1};
+    assert_x(ds, x, 4);
+    assert_labels(ds, y, 2);
+    gn_dataset_free(ds);
+}
+
+/* CSV quoting: the quotes delimit the label and are not part of it, so "b" and b are one
+ * class. */
+Test(csv, quoted_labels)
+{
+    const char *p =
+        write_file("a.csv", "\"w\",\"h\",\"kind\"\n1,2,\"b\"\n3,4,\"a\"\n5,6,b\n7,8,\"a\"\n");
+    gn_dataset *ds = load_ok(p, NULL);
+    assert_sizes(ds, 4, 2, 2);
+    const float x[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const int y[] = {0, 1, 0, 1};
+    assert_x(ds, x, 8);
+    assert_labels(ds, y, 4);
+    gn_dataset_free(ds);
+}
+
+Test(csv, whitespace_around_fields)
+{
+    const char *p = write_file("a.csv", " 1.5 ,\t2 , 0 \n  3,  4.5\t,1\t\n");
+    gn_dataset *ds = load_ok(p, NULL);
+    assert_sizes(ds, 2, 2, 2);
+    const float x[] = {1.5f, 2, 3, 4.5f};
+    const int y[] = {0, 1};
+    assert_x(ds, x, 4);
+    assert_labels(ds, y, 2);
+    gn_dataset_free(ds);
+
+    const char *q = write_file("b.csv", "1, cat \n2,dog\n3,cat\n");
+    gn_csv_options o = csv_opts(0, -1, ',');
+    ds = load_ok(q, &o);
+    assert_sizes(ds, 3, 1, 2);
+    const int yq[] = {0, 1, 0};
+    assert_labels(ds, yq, 3);
+    gn_dataset_free(ds);
+}
+
+/* A numeric field may have up to 255 characters (documented), so long spellings load. */
+Test(csv, long_numeric_field)
+{
+    const char *p =
+        write_file("a.csv", "0.100000000000000000000000000000000000000000000000000000000000000000"
+                            "0000,2,0\n3,00000000000000000000000000000000000000000000000000000000"
+                            "0000000004,1\n");
+    gn_dataset *ds = load_ok(p, NULL);
+    assert_sizes(ds, 2, 2, 2);
+    const float x[] = {0.1f, 2, 3, 4};
+    assert_x(ds, x, 4);
+    gn_dataset_free(ds);
+}
+
+/* Labels are integers in [0, 65535] (documented): the top one loads, one past it does not. */
+Test(csv, integer_label_limit)
+{
+    gn_dataset *ds = load_ok(write_file("a.csv", "1,65535\n2,0\n"), NULL);
+    assert_sizes(ds, 2, 1, 65536);
+    const int y[] = {65535, 0};
+    assert_labels(ds, y, 2);
+    gn_dataset_free(ds);
+    char err[256];
+    load_fails(write_file("b.csv", "1,65536\n2,0\n"), NULL, GN_ERR_FORMAT, err, sizeof err);
+    cr_assert_not_null(strstr(err, "65535"), "the message states the range: %s", err);
+}
+
+/*---- CSV errors ----*/
+
+Test(csv, null_out)
+{
+    char err[256] = "";
+    gn_status st = gn_dataset_load_csv(NULL, iris_path(), NULL, err, sizeof err);
+    cr_assert_eq(st, GN_ERR_NULL);
+}
+
+Test(csv, null_path)
+{
+    char err[256] = "";
+    load_fails(NULL, NULL, GN_ERR_NULL, err, sizeof err);
+}
+
+Test(csv, missing_file)
+{
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/does-not-exist.csv", tmp_dir);
+    load_fails(path, NULL, GN_ERR_IO, err, sizeof err);
+    assert_contains(err, path);
+}
+
+/* A directory opens on Linux but cannot be read: "cannot open or read" is GN_ERR_IO. */
+Test(csv, unreadable_path)
+{
+    char err[512];
+    load_fails(tmp_dir, NULL, GN_ERR_IO, err, sizeof err);
+    assert_contains(err, tmp_dir);
+}
+
+Test(csv, no_data)
+{
+    char err[256];
+    load_fails(write_file("empty.csv", ""), NULL, GN_ERR_FORMAT, err, sizeof err);
+    load_fails(write_file("blank.csv", "\n  \n\r\n"), NULL, GN_ERR_FORMAT, err, sizeof err);
+    load_fails(write_file("header.csv", "a,b,c\n"), NULL, GN_ERR_FORMAT, err, sizeof err);
+    load_fails(write_file("header2.csv", "a,b,c\n\n\n"), NULL, GN_ERR_FORMAT, err, sizeof err);
+    gn_csv_options o = csv_opts(1, -1, ',');
+    load_fails(write_file("numhead.csv", "1,2,0\n"), &o, GN_ERR_FORMAT, err, sizeof err);
+}
+
+Test(csv, ragged_row_short)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,4,1\n5,6\n7,8,0\n");
+    char err[256];
+    load_fails(p, NULL, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 3);
+}
+
+Test(csv, ragged_row_long)
+{
+    const char *p = write_file("a.csv", "x,y,c\n1,2,0\n3,4,1,9\n");
+    char err[256];
+    load_fails(p, NULL, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 3);
+}
+
+/* Line numbers are lines of the file: skipped blank lines and a CRLF ending still count. */
+Test(csv, ragged_row_line_counts_blank_lines)
+{
+    const char *p = write_file("a.csv", "x,y,c\r\n\r\n1,2,0\r\n\r\n   \r\n3,4,1\r\n5\r\n");
+    char err[256];
+    load_fails(p, NULL, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 7);
+}
+
+/* The message names the line, the (1-based, like the line) column and the offending text. */
+Test(csv, non_numeric_feature)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,4,1\n5,abc,0\n7,8,1\n");
+    char err[256];
+    load_fails(p, NULL, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 3);
+    assert_contains(err, "column 2");
+    assert_contains(err, "abc");
+}
+
+/* The column is the file's column, not the index among the features. */
+Test(csv, non_numeric_feature_column_counts_label)
+{
+    const char *p = write_file("a.csv", "0,1,2\n1,3,4\n0,5,x7y\n");
+    gn_csv_options o = csv_opts(-1, 0, ',');
+    char err[256];
+    load_fails(p, &o, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 3);
+    assert_contains(err, "column 3");
+    assert_contains(err, "x7y");
+}
+
+/* A number followed by junk is not a number. */
+Test(csv, trailing_junk_in_feature)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,4.5kg,1\n");
+    char err[256];
+    load_fails(p, NULL, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 2);
+    assert_contains(err, "column 2");
+    assert_contains(err, "4.5kg");
+}
+
+Test(csv, empty_feature)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,,1\n");
+    char err[256];
+    load_fails(p, NULL, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 2);
+    assert_contains(err, "column 2");
+}
+
+Test(csv, nonfinite_features)
+{
+    char err[256];
+    const char *p = write_file("nan.csv", "1,2,0\n3,nan,1\n");
+    load_fails(p, NULL, GN_ERR_NONFINITE, err, sizeof err);
+    assert_names_line(err, p, 2);
+    assert_contains(err, "column 2");
+    const char *q = write_file("inf.csv", "1,2,0\n3,4,1\n-inf,5,0\n");
+    load_fails(q, NULL, GN_ERR_NONFINITE, err, sizeof err);
+    assert_names_line(err, q, 3);
+    assert_contains(err, "column 1");
+    load_fails(write_file("nan2.csv", "1,2,0\nNaN,4,1\n"), NULL, GN_ERR_NONFINITE, err,
+               sizeof err);
+    load_fails(write_file("inf2.csv", "1,2,0\n3,Infinity,1\n"), NULL, GN_ERR_NONFINITE, err,
+               sizeof err);
+    /* data are float32: 1e39 is infinity once stored */
+    load_fails(write_file("big.csv", "1,2,0\n3,1e39,1\n"), NULL, GN_ERR_NONFINITE, err,
+               sizeof err);
+}
+
+Test(csv, negative_label)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,4,-1\n");
+    char err[256];
+    load_fails(p, NULL, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 2);
+    assert_contains(err, "column 3");
+}
+
+Test(csv, fractional_label)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,4,1\n5,6,0.5\n");
+    char err[256];
+    load_fails(p, NULL, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 3);
+    assert_contains(err, "0.5");
+}
+
+/* The first data row makes the labels numeric; a string label later is then a bad field
+ * (rather than silently becoming a class of its own). */
+Test(csv, non_numeric_label_after_numeric)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,4,1\n5,6,two\n");
+    char err[256];
+    load_fails(p, NULL, GN_ERR_FORMAT, err, sizeof err);
+    assert_names_line(err, p, 3);
+    assert_contains(err, "two");
+}
+
+Test(csv, nonfinite_numeric_label)
+{
+    char err[256];
+    load_fails(write_file("a.csv", "1,2,0\n3,4,nan\n"), NULL, GN_ERR_FORMAT, err, sizeof err);
+    load_fails(write_file("b.csv", "1,2,0\n3,4,inf\n"), NULL, GN_ERR_FORMAT, err, sizeof err);
+}
+
+Test(csv, label_column_out_of_range)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,4,1\n");
+    char err[256];
+    gn_csv_options o = csv_opts(-1, 3, ',');
+    load_fails(p, &o, GN_ERR_FORMAT, err, sizeof err);
+    o = csv_opts(-1, 100, ',');
+    load_fails(p, &o, GN_ERR_FORMAT, err, sizeof err);
+    o = csv_opts(-1, -2, ','); /* only −1 is valid below 0: an argument error */
+    load_fails(p, &o, GN_ERR_ARG, err, sizeof err);
+}
+
+Test(csv, single_column)
+{
+    char err[256];
+    load_fails(write_file("a.csv", "0\n1\n2\n"), NULL, GN_ERR_FORMAT, err, sizeof err);
+    load_fails(write_file("b.csv", "label\n0\n1\n"), NULL, GN_ERR_FORMAT, err, sizeof err);
+}
+
+Test(csv, invalid_options)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,4,1\n");
+    char err[256];
+    gn_csv_options o = csv_opts(5, -1, ',');
+    load_fails(p, &o, GN_ERR_ARG, err, sizeof err);
+    o = csv_opts(-2, -1, ',');
+    load_fails(p, &o, GN_ERR_ARG, err, sizeof err);
+    o = csv_opts(2, -1, ',');
+    load_fails(p, &o, GN_ERR_ARG, err, sizeof err);
+    o = csv_opts(-1, -1, '\0');
+    load_fails(p, &o, GN_ERR_ARG, err, sizeof err);
+    o = csv_opts(-1, -1, '"');
+    load_fails(p, &o, GN_ERR_ARG, err, sizeof err);
+    o = csv_opts(-1, -2, ',');
+    load_fails(p, &o, GN_ERR_ARG, err, sizeof err);
+}
+
+/* err may be NULL: the status is still right and nothing is written anywhere. */
+Test(csv, null_err_buffer)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,x,1\n");
+    char missing[256];
+    snprintf(missing, sizeof missing, "%s/nope.csv", tmp_dir);
+    gn_csv_options bad = csv_opts(9, -1, ',');
+    for (size_t len = 0; len <= 64; len += 64) {
+        load_fails(p, NULL, GN_ERR_FORMAT, NULL, len);
+        load_fails(missing, NULL, GN_ERR_IO, NULL, len);
+        load_fails(NULL, NULL, GN_ERR_NULL, NULL, len);
+        load_fails(p, &bad, GN_ERR_ARG, NULL, len);
+    }
+    gn_dataset *ds = NULL;
+    cr_assert_eq(gn_dataset_load_csv(&ds, iris_path(), NULL, NULL, 0), GN_OK);
+    cr_assert_eq(gn_dataset_n_samples(ds), IRIS_N);
+    gn_dataset_free(ds);
+}
+
+/* A short buffer gets a NUL-terminated prefix of the full message and nothing past errlen. */
+Test(csv, short_err_buffer_truncates)
+{
+    const char *p = write_file("a.csv", "1,2,0\n3,4,1\n5,abcdef,0\n");
+    char full[512], small[32];
+    load_fails(p, NULL, GN_ERR_FORMAT, full, sizeof full);
+    cr_assert_gt(strlen(full), 8, "message too short to test truncation: %s", full);
+
+    memset(small, '#', sizeof small);
+    load_fails(p, NULL, GN_ERR_FORMAT, small, 8);
+    cr_assert_eq(small[7], '\0', "not terminated at errlen − 1");
+    cr_assert_eq(strncmp(small, full, 7), 0, "'%s' is not a prefix of '%s'", small, full);
+    for (size_t i = 8; i < sizeof small; i++)
+        cr_assert_eq(small[i], '#', "byte %zu past errlen was written", i);
+
+    memset(small, '#', sizeof small);
+    load_fails(p, NULL, GN_ERR_FORMAT, small, 1);
+    cr_assert_eq(small[0], '\0');
+    cr_assert_eq(small[1], '#');
+
+    /* errlen 0: there is no room even for the terminator, so nothing is written */
+    memset(small, '#', sizeof small);
+    load_fails(p, NULL, GN_ERR_FORMAT, small, 0);
+    cr_assert_eq(small[0], '#');
+}
+
+/*---- split ----*/
+
+enum { SPLIT_N = 20, SPLIT_F = 3, SPLIT_K = 3 };
+
+/* Twenty rows whose features are all distinct, label j mod 3, so every column of a split can
+ * be traced back to its row. */
+static gn_dataset *split_source(void)
+{
+    char text[2048] = "", row[64];
+    for (int j = 0; j < SPLIT_N; j++) {
+        snprintf(row, sizeof row, "%d.25,%d,-%d.5,%d\n", j, 100 - j, j * j, j % SPLIT_K);
+        strcat(text, row);
+    }
+    return load_ok(write_file("split.csv", text), NULL);
+}
+
+/* The value of row j's feature i in split_source(), written independently of the loader. */
+static float source_x(int j, int i)
+{
+    return i == 0 ? (float)j + 0.25f : i == 1 ? (float)(100 - j) : -((float)(j * j) + 0.5f);
+}
+
+/* The row of split_source() whose features equal column c of part. */
+static int source_row(const gn_dataset *part, size_t c)
+{
+    const float *x = gn_dataset_x(part) + c * SPLIT_F;
+    for (int j = 0; j < SPLIT_N; j++)
+        if (x[0] == source_x(j, 0) && x[1] == source_x(j, 1) && x[2] == source_x(j, 2))
+            return j;
+    return -1;
+}
+
+/* Checks that parts a and b together hold every source row exactly once, each with its own
+ * one-hot label; writes the source row of each column of a then b into order. */
+static void assert_partition(const gn_dataset *a, const gn_dataset *b, int order[SPLIT_N])
+{
+    int seen[SPLIT_N] = {0};
+    size_t k = 0;
+    const gn_dataset *parts[2] = {a, b};
+    for (int p = 0; p < 2; p++) {
+        assert_sizes(parts[p], gn_dataset_n_samples(parts[p]), SPLIT_F, SPLIT_K);
+        const float *y = gn_dataset_y(parts[p]);
+        for (size_t c = 0; c < gn_dataset_n_samples(parts[p]); c++) {
+            int j = source_row(parts[p], c);
+            cr_assert_geq(j, 0, "part %d column %zu is not a row of the source", p, c);
+            cr_assert_eq(seen[j], 0, "row %d appears twice", j);
+            seen[j] = 1;
+            for (size_t i = 0; i < SPLIT_K; i++)
+                cr_assert_eq(y[i + c * SPLIT_K], i == (size_t)(j % SPLIT_K) ? 1.0f : 0.0f,
+                             "label of row %d travelled wrongly", j);
+            cr_assert_lt(k, SPLIT_N);
+            order[k++] = j;
+        }
+    }
+    cr_assert_eq(k, SPLIT_N, "parts hold %zu samples", k);
+}
+
+Test(split, source_is_what_the_test_assumes)
+{
+    gn_dataset *ds = split_source();
+    assert_sizes(ds, SPLIT_N, SPLIT_F, SPLIT_K);
+    for (size_t c = 0; c < SPLIT_N; c++)
+        cr_assert_eq(source_row(ds, c), (int)c);
+    gn_dataset_free(ds);
+}
+
+Test(split, sizes_are_rounded_fraction_and_rest)
+{
+    const double fracs[] = {0.05, 0.1, 0.25, 0.33, 0.5, 0.7, 0.9, 0.95, 0.025};
+    gn_dataset *ds = split_source();
+    for (size_t f = 0; f < sizeof fracs / sizeof fracs[0]; f++) {
+        gn_dataset *a = NULL, *b = NULL;
+        size_t want = (size_t)round(fracs[f] * SPLIT_N); /* 0.025 · 20 = 0.5 rounds to 1 */
+        cr_assert_eq(gn_dataset_split(ds, fracs[f], 3, &a, &b), GN_OK, "frac %g", fracs[f]);
+        cr_assert_eq(gn_dataset_n_samples(a), want, "frac %g", fracs[f]);
+        cr_assert_eq(gn_dataset_n_samples(b), SPLIT_N - want, "frac %g", fracs[f]);
+        int order[SPLIT_N];
+        assert_partition(a, b, order);
+        gn_dataset_free(a);
+        gn_dataset_free(b);
+    }
+    gn_dataset_free(ds);
+}
+
+Test(split, source_is_unchanged)
+{
+    gn_dataset *ds = split_source(), *a, *b;
+    float x[SPLIT_N * SPLIT_F], y[SPLIT_N * SPLIT_K];
+    memcpy(x, gn_dataset_x(ds), sizeof x);
+    memcpy(y, gn_dataset_y(ds), sizeof y);
+    cr_assert_eq(gn_dataset_split(ds, 0.5, 7, &a, &b), GN_OK);
+    cr_assert_eq(memcmp(x, gn_dataset_x(ds), sizeof x), 0);
+    cr_assert_eq(memcmp(y, gn_dataset_y(ds), sizeof y), 0);
+    assert_sizes(ds, SPLIT_N, SPLIT_F, SPLIT_K);
+    /* the parts own copies: freeing the source leaves them intact */
+    gn_dataset_free(ds);
+    int order[SPLIT_N];
+    assert_partition(a, b, order);
+    gn_dataset_free(a);
+    gn_dataset_free(b);
+}
+
+Test(split, seeded_and_shuffled)
+{
+    gn_dataset *ds = split_source(), *a1, *b1, *a2, *b2, *a3, *b3;
+    cr_assert_eq(gn_dataset_split(ds, 0.5, 1, &a1, &b1), GN_OK);
+    cr_assert_eq(gn_dataset_split(ds, 0.5, 1, &a2, &b2), GN_OK);
+    cr_assert_eq(gn_dataset_split(ds, 0.5, 2, &a3, &b3), GN_OK);
+    int o1[SPLIT_N], o2[SPLIT_N], o3[SPLIT_N], identity[SPLIT_N];
+    assert_partition(a1, b1, o1);
+    assert_partition(a2, b2, o2);
+    assert_partition(a3, b3, o3);
+    for (int j = 0; j < SPLIT_N; j++)
+        identity[j] = j;
+    cr_assert_eq(memcmp(o1, o2, sizeof o1), 0, "same seed, different split");
+    cr_assert_neq(memcmp(o1, o3, sizeof o1), 0, "seeds 1 and 2 give the same order");
+    /* a shuffle of 20 rows that leaves them in order has probability 1/20! */
+    cr_assert_neq(memcmp(o1, identity, sizeof o1), 0, "seed 1: rows not shuffled");
+    cr_assert_neq(memcmp(o3, identity, sizeof o3), 0, "seed 2: rows not shuffled");
+    gn_dataset *all[] = {a1, b1, a2, b2, a3, b3, ds};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        gn_dataset_free(all[i]);
+}
+
+/* Iris 80/20: 120 + 30 samples, and the class counts of the parts add up to 50 each. */
+Test(split, iris_class_counts_add_up)
+{
+    gn_dataset *ds = load_ok(iris_path(), NULL), *a, *b;
+    cr_assert_eq(gn_dataset_split(ds, 0.8, 2024, &a, &b), GN_OK);
+    assert_sizes(a, 120, 4, 3);
+    assert_sizes(b, 30, 4, 3);
+    double count[3] = {0, 0, 0};
+    for (size_t j = 0; j < 120; j++)
+        for (size_t i = 0; i < 3; i++)
+            count[i] += gn_dataset_y(a)[i + j * 3];
+    for (size_t j = 0; j < 30; j++)
+        for (size_t i = 0; i < 3; i++)
+            count[i] += gn_dataset_y(b)[i + j * 3];
+    for (int c = 0; c < 3; c++)
+        cr_assert_eq(count[c], 50.0, "class %d: %g", c, count[c]);
+    gn_dataset_free(a);
+    gn_dataset_free(b);
+    gn_dataset_free(ds);
+}
+
+Test(split, bad_fractions)
+{
+    gn_dataset *ds = split_source();
+    /* 0.001 · 20 and 0.02 · 20 round to 0, 0.99 · 20 and 0.975 · 20 to 20: one side empty */
+    const double bad[] = {0.0, 1.0, -0.5, 1.5, NAN, INFINITY, -INFINITY, 0.001, 0.02, 0.99,
+                          0.975};
+    for (size_t f = 0; f < sizeof bad / sizeof bad[0]; f++) {
+        gn_dataset *a = SENTINEL, *b = SENTINEL;
+        cr_assert_eq(gn_dataset_split(ds, bad[f], 1, &a, &b), GN_ERR_ARG, "frac %g", bad[f]);
+        cr_assert_null(a, "frac %g: first not NULL", bad[f]);
+        cr_assert_null(b, "frac %g: second not NULL", bad[f]);
+    }
+    gn_dataset_free(ds);
+
+    /* the smallest dataset that can be split: one sample each side */
+    const char *p = write_file("two.csv", "1,0\n2,1\n");
+    gn_dataset *two = load_ok(p, NULL), *a, *b;
+    cr_assert_eq(gn_dataset_split(two, 0.5, 1, &a, &b), GN_OK);
+    cr_assert_eq(gn_dataset_n_samples(a), 1);
+    cr_assert_eq(gn_dataset_n_samples(b), 1);
+    cr_assert_neq(gn_dataset_x(a)[0], gn_dataset_x(b)[0]);
+    gn_dataset_free(a);
+    gn_dataset_free(b);
+    a = b = SENTINEL;
+    cr_assert_eq(gn_dataset_split(two, 0.1, 1, &a, &b), GN_ERR_ARG);
+    cr_assert_null(a);
+    cr_assert_null(b);
+    gn_dataset_free(two);
+}
+
+Test(split, null_arguments)
+{
+    gn_dataset *ds = split_source(), *a = SENTINEL, *b = SENTINEL;
+    cr_assert_eq(gn_dataset_split(NULL, 0.5, 1, &a, &b), GN_ERR_NULL);
+    cr_assert_null(a);
+    cr_assert_null(b);
+    b = SENTINEL;
+    cr_assert_eq(gn_dataset_split(ds, 0.5, 1, NULL, &b), GN_ERR_NULL);
+    cr_assert_null(b);
+    a = SENTINEL;
+    cr_assert_eq(gn_dataset_split(ds, 0.5, 1, &a, NULL), GN_ERR_NULL);
+    cr_assert_null(a);
+    cr_assert_eq(gn_dataset_split(ds, 0.5, 1, NULL, NULL), GN_ERR_NULL);
+    gn_dataset_free(ds);
+}
