@@ -223,6 +223,11 @@ typedef struct gn_net_config {
  *  Does nothing if cfg is NULL. Thread-safe. */
 GN_API void gn_net_config_defaults(gn_net_config *cfg);
 
+/** Checks *cfg as gn_net_create would, without allocating, and explains the first problem
+ *  found in err (errlen bytes, always NUL-terminated; "" when valid; err may be NULL).
+ *  Returns the status gn_net_create would return for it, GN_ERR_NOMEM aside. Thread-safe. */
+GN_API gn_status gn_net_config_check(const gn_net_config *cfg, char *err, size_t errlen);
+
 /*==== Network lifecycle =====================================================================*/
 
 /** An opaque network: architecture, parameters, gradients, workspace, RNG state and the
@@ -236,6 +241,7 @@ typedef struct gn_net gn_net;
  *  GN_MAX_SIZES sizes, a width of 0 or above GN_MAX_WIDTH, max_batch 0, an unknown enum,
  *  softmax on a hidden layer, a bad leaky_slope), GN_ERR_UNSUPPORTED (BCE without sigmoid
  *  output, CCE without softmax output, softmax output with a single unit), GN_ERR_NOMEM.
+ *  There is no network to keep a message on failure: gn_net_config_check explains it.
  *  Thread-safe. */
 GN_API gn_status gn_net_create(gn_net **out, const gn_net_config *cfg);
 

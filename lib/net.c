@@ -56,32 +56,63 @@ static gn_status alloc_workspace(gn_net *net, size_t max_batch)
     return GN_OK;
 }
 
-static gn_status check_config(const gn_net_config *cfg)
+static const char *act_name(gn_act a)
 {
+    static const char *names[GN_ACT_COUNT] = {"identity", "sigmoid", "tanh",
+                                              "relu", "leaky relu", "softmax"};
+    return act_valid(a) ? names[a] : "unknown";
+}
+
+gn_status gn_net_config_check(const gn_net_config *cfg, char *err, size_t errlen)
+{
+#define REJECT(st, ...) return (gn__format(err, errlen, __VA_ARGS__), (st))
+    if (err && errlen)
+        err[0] = '\0';
+    if (!cfg)
+        REJECT(GN_ERR_NULL, "the configuration is NULL");
     if (!cfg->sizes)
-        return GN_ERR_NULL;
-    if (cfg->n_sizes < 2 || cfg->n_sizes > GN_MAX_SIZES || cfg->max_batch == 0)
-        return GN_ERR_ARG;
+        REJECT(GN_ERR_NULL, "sizes is NULL");
+    if (cfg->n_sizes < 2 || cfg->n_sizes > GN_MAX_SIZES)
+        REJECT(GN_ERR_ARG, "n_sizes = %zu: need between 2 and %d layer sizes", cfg->n_sizes,
+               GN_MAX_SIZES);
     for (size_t i = 0; i < cfg->n_sizes; i++)
         if (cfg->sizes[i] == 0 || cfg->sizes[i] > GN_MAX_WIDTH)
-            return GN_ERR_ARG;
-    if ((unsigned)cfg->loss >= GN_LOSS_COUNT || (unsigned)cfg->init > GN_INIT_NIELSEN ||
-        !impl_valid(cfg->impl) || !act_valid(cfg->hidden_act) || !act_valid(cfg->output_act))
-        return GN_ERR_ARG;
+            REJECT(GN_ERR_ARG, "sizes[%zu] = %zu: widths must be in [1, %zu]", i, cfg->sizes[i],
+                   GN_MAX_WIDTH);
+    if (cfg->max_batch == 0)
+        REJECT(GN_ERR_ARG, "max_batch must be at least 1");
+    if ((unsigned)cfg->loss >= GN_LOSS_COUNT)
+        REJECT(GN_ERR_ARG, "unknown loss %d", (int)cfg->loss);
+    if ((unsigned)cfg->init > GN_INIT_NIELSEN)
+        REJECT(GN_ERR_ARG, "unknown init scheme %d", (int)cfg->init);
+    if (!impl_valid(cfg->impl))
+        REJECT(GN_ERR_ARG, "unknown implementation %d", (int)cfg->impl);
+    if (!cfg->acts && (!act_valid(cfg->hidden_act) || !act_valid(cfg->output_act)))
+        REJECT(GN_ERR_ARG, "unknown activation %d",
+               (int)(act_valid(cfg->hidden_act) ? cfg->output_act : cfg->hidden_act));
     if (!isfinite(cfg->leaky_slope) || cfg->leaky_slope < 0.0f || cfg->leaky_slope >= 1.0f)
-        return GN_ERR_ARG;
+        REJECT(GN_ERR_ARG, "leaky_slope = %g: must be finite and in [0, 1)",
+               (double)cfg->leaky_slope);
     size_t L = cfg->n_sizes - 1;
     for (size_t l = 1; l <= L; l++) {
         gn_act a = cfg->acts ? cfg->acts[l - 1] : (l == L ? cfg->output_act : cfg->hidden_act);
-        if (!act_valid(a) || (a == GN_ACT_SOFTMAX && l != L))
-            return GN_ERR_ARG;
+        if (!act_valid(a))
+            REJECT(GN_ERR_ARG, "layer %zu: unknown activation %d", l, (int)a);
+        if (a == GN_ACT_SOFTMAX && l != L)
+            REJECT(GN_ERR_ARG, "layer %zu: softmax is allowed on the output layer only", l);
     }
     gn_act out = cfg->acts ? cfg->acts[L - 1] : cfg->output_act;
-    if ((cfg->loss == GN_LOSS_BCE && out != GN_ACT_SIGMOID) ||
-        (cfg->loss == GN_LOSS_CCE && out != GN_ACT_SOFTMAX) ||
-        (out == GN_ACT_SOFTMAX && cfg->sizes[L] < 2))
-        return GN_ERR_UNSUPPORTED;
+    if (cfg->loss == GN_LOSS_BCE && out != GN_ACT_SIGMOID)
+        REJECT(GN_ERR_UNSUPPORTED, "binary cross-entropy needs a sigmoid output layer, not %s",
+               act_name(out));
+    if (cfg->loss == GN_LOSS_CCE && out != GN_ACT_SOFTMAX)
+        REJECT(GN_ERR_UNSUPPORTED,
+               "categorical cross-entropy needs a softmax output layer, not %s", act_name(out));
+    if (out == GN_ACT_SOFTMAX && cfg->sizes[L] < 2)
+        REJECT(GN_ERR_UNSUPPORTED, "a softmax output needs at least 2 units, not %zu",
+               cfg->sizes[L]);
     return GN_OK;
+#undef REJECT
 }
 
 gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
@@ -91,7 +122,7 @@ gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
     *out = NULL;
     if (!cfg)
         return GN_ERR_NULL;
-    gn_status st = check_config(cfg);
+    gn_status st = gn_net_config_check(cfg, NULL, 0);
     if (st != GN_OK)
         return st;
 

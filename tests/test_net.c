@@ -419,6 +419,18 @@ Test(net, nonfinite_input_leaves_parameters_unchanged)
 
 /*---- error paths of every public network function ----*/
 
+/* gn_net_create rejects cfg with want, leaves *out NULL, and gn_net_config_check gives the
+ * same status with a message containing the word `says`. */
+static void expect_reject(const gn_net_config *cfg, gn_status want, const char *says)
+{
+    gn_net *net = (gn_net *)cfg;
+    cr_assert_eq(gn_net_create(&net, cfg), want, "expected %d for '%s'", want, says);
+    cr_assert_null(net);
+    char why[256];
+    cr_assert_eq(gn_net_config_check(cfg, why, sizeof why), want);
+    cr_assert(strstr(why, says) != NULL, "message '%s' does not mention '%s'", why, says);
+}
+
 Test(errors, create)
 {
     const size_t sizes[] = {3, 4, 2}, zero[] = {3, 0, 2}, huge[] = {3, GN_MAX_WIDTH + 1, 2};
@@ -429,56 +441,56 @@ Test(errors, create)
     cr_assert_eq(gn_net_create(&net, NULL), GN_ERR_NULL);
     cr_assert_null(net);
     gn_net_config_defaults(&cfg);
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_NULL, "sizes NULL");
+    expect_reject(&cfg, GN_ERR_NULL, "sizes is NULL");
     cfg.sizes = sizes;
     cfg.n_sizes = 1;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "one size");
+    expect_reject(&cfg, GN_ERR_ARG, "n_sizes = 1");
     cfg.n_sizes = GN_MAX_SIZES + 1;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "too many sizes");
+    expect_reject(&cfg, GN_ERR_ARG, "n_sizes = 257");
     cfg.n_sizes = 3;
     cfg.sizes = zero;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "zero width");
+    expect_reject(&cfg, GN_ERR_ARG, "sizes[1] = 0");
     cfg.sizes = huge;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "width too large");
+    expect_reject(&cfg, GN_ERR_ARG, "sizes[1] = 16777217");
     cfg.sizes = sizes;
     cfg.max_batch = 0;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "max_batch 0");
+    expect_reject(&cfg, GN_ERR_ARG, "max_batch");
     cfg.max_batch = 4;
     cfg.loss = (gn_loss)9;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "bad loss");
+    expect_reject(&cfg, GN_ERR_ARG, "unknown loss 9");
     cfg.loss = GN_LOSS_QUADRATIC;
     cfg.init = (gn_init)9;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "bad init");
+    expect_reject(&cfg, GN_ERR_ARG, "unknown init scheme 9");
     cfg.init = GN_INIT_AUTO;
     cfg.impl = (gn_impl)9;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "bad impl");
+    expect_reject(&cfg, GN_ERR_ARG, "unknown implementation 9");
     cfg.impl = GN_IMPL_BLAS;
     cfg.hidden_act = (gn_act)42;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "bad hidden act");
+    expect_reject(&cfg, GN_ERR_ARG, "unknown activation 42");
     cfg.hidden_act = GN_ACT_SOFTMAX;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "softmax hidden");
+    expect_reject(&cfg, GN_ERR_ARG, "layer 1: softmax");
     cfg.hidden_act = GN_ACT_SIGMOID;
     const gn_act bad_acts[] = {GN_ACT_SIGMOID, (gn_act)-1};
     cfg.acts = bad_acts;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "bad acts[]");
+    expect_reject(&cfg, GN_ERR_ARG, "layer 2: unknown activation -1");
     cfg.acts = NULL;
     const float slopes[] = {-0.1f, 1.0f, NAN, INFINITY};
     for (int i = 0; i < 4; i++) {
         cfg.leaky_slope = slopes[i];
-        cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_ARG, "slope %g", (double)slopes[i]);
+        expect_reject(&cfg, GN_ERR_ARG, "leaky_slope");
     }
     cfg.leaky_slope = 0.01f;
     cfg.loss = GN_LOSS_BCE;
     cfg.output_act = GN_ACT_TANH;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_UNSUPPORTED, "BCE without sigmoid");
+    expect_reject(&cfg, GN_ERR_UNSUPPORTED, "binary cross-entropy needs a sigmoid output layer, not tanh");
     cfg.loss = GN_LOSS_CCE;
     cfg.output_act = GN_ACT_SIGMOID;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_UNSUPPORTED, "CCE without softmax");
+    expect_reject(&cfg, GN_ERR_UNSUPPORTED, "categorical cross-entropy needs a softmax output layer, not sigmoid");
     const size_t one_out[] = {3, 1};
     cfg.sizes = one_out;
     cfg.n_sizes = 2;
     cfg.output_act = GN_ACT_SOFTMAX;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_UNSUPPORTED, "softmax on one unit");
+    expect_reject(&cfg, GN_ERR_UNSUPPORTED, "at least 2 units");
     cr_assert_null(net);
     /* 255 layers of 2^24 × 2^24 weights (2^56 parameters): widths within limits, memory
      * impossible: NOMEM, cleanly */
@@ -490,6 +502,14 @@ Test(errors, create)
     cfg.n_sizes = GN_MAX_SIZES;
     cr_assert_eq(gn_net_create(&net, &cfg), GN_ERR_NOMEM);
     cr_assert_null(net);
+    char why[64] = "x";
+    cr_assert_eq(gn_net_config_check(NULL, why, sizeof why), GN_ERR_NULL);
+    cr_assert_str_neq(why, "x");
+    cfg.sizes = sizes;
+    cfg.n_sizes = 3;
+    cr_assert_eq(gn_net_config_check(&cfg, NULL, 0), GN_OK, "err may be NULL");
+    cr_assert_eq(gn_net_config_check(&cfg, why, sizeof why), GN_OK);
+    cr_assert_str_eq(why, "", "a valid configuration clears the message");
     gn_net_config_defaults(NULL);
     gn_net_free(NULL);
 }

@@ -555,12 +555,12 @@ static int cmd_train(int argc, char **argv)
      * unless the training batch needs more. */
     if ((size_t)a.batch > cfg.max_batch)
         cfg.max_batch = (size_t)a.batch;
-    if ((st = gn_net_create(&net, &cfg)) != GN_OK) {
-        /* No network exists to hold a detailed message, so name the likely culprits. */
+    char why[256];
+    if ((st = gn_net_config_check(&cfg, why, sizeof why)) != GN_OK ||
+        (st = gn_net_create(&net, &cfg)) != GN_OK) {
         fprintf(stderr, "gemmnet: cannot create the network (layers ");
         print_sizes(stderr, a.sizes, a.n_sizes);
-        fprintf(stderr, ", --act %s, --out %s, --loss %s): %s\n", name_of(hidden_acts, (int)a.act),
-                name_of(output_acts, (int)a.out), name_of(losses, (int)a.loss), gn_strerror(st));
+        fprintf(stderr, "): %s\n", why[0] ? why : gn_strerror(st));
         goto done;
     }
     if ((st = gn_net_set_impl(net, a.impl)) != GN_OK) {
