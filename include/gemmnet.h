@@ -160,16 +160,16 @@ GN_API gn_status gn_gemm(gn_impl impl, gn_trans transa, gn_trans transb, size_t 
 
 /** gn_gemm with GN_IMPL_NAIVE: the textbook i, j, p triple loop, one float dot product per
  *  element of C. Same arguments, errors and guarantees as gn_gemm. */
-GN_API gn_status gn_ref_gemm_naive(gn_trans transa, gn_trans transb, size_t m, size_t n,
-                                   size_t k, float alpha, const float *A, size_t lda,
-                                   const float *B, size_t ldb, float beta, float *C, size_t ldc);
+GN_API gn_status gn_ref_gemm_naive(gn_trans transa, gn_trans transb, size_t m, size_t n, size_t k,
+                                   float alpha, const float *A, size_t lda, const float *B,
+                                   size_t ldb, float beta, float *C, size_t ldc);
 
 /** gn_gemm with GN_IMPL_LOOP: loops ordered so the innermost one walks memory with unit
  *  stride (column axpys for NN and NT, column dot products for TN), which the compiler
  *  vectorises. Same arguments, errors and guarantees as gn_gemm. */
-GN_API gn_status gn_ref_gemm_loop(gn_trans transa, gn_trans transb, size_t m, size_t n,
-                                  size_t k, float alpha, const float *A, size_t lda,
-                                  const float *B, size_t ldb, float beta, float *C, size_t ldc);
+GN_API gn_status gn_ref_gemm_loop(gn_trans transa, gn_trans transb, size_t m, size_t n, size_t k,
+                                  float alpha, const float *A, size_t lda, const float *B,
+                                  size_t ldb, float beta, float *C, size_t ldc);
 
 /*==== Network configuration =================================================================*/
 
@@ -179,7 +179,7 @@ typedef enum gn_act {
     GN_ACT_TANH = 2,       /**< σ(z) = tanh z */
     GN_ACT_RELU = 3,       /**< σ(z) = max(0, z); σ'(0) is taken as 0 */
     GN_ACT_LEAKY_RELU = 4, /**< σ(z) = z for z > 0, slope·z otherwise (gn_net_config.leaky_slope) */
-    GN_ACT_SOFTMAX = 5,    /**< per column: e^{z_i − max z} / Σ_k e^{z_k − max z}; output layer only */
+    GN_ACT_SOFTMAX = 5, /**< per column: e^{z_i − max z} / Σ_k e^{z_k − max z}; output layer only */
 } gn_act;
 #define GN_ACT_COUNT 6
 
@@ -201,18 +201,18 @@ typedef enum gn_init {
  *  least n_sizes, sizes and (optionally) acts. The structure is read during gn_net_create
  *  only; the arrays it points to are copied and may be freed afterwards. */
 typedef struct gn_net_config {
-    size_t n_sizes;       /**< number of entries in sizes: L + 1 ≥ 2 (inputs, …, outputs) */
-    const size_t *sizes;  /**< n_0, n_1, …, n_L; each in [1, GN_MAX_WIDTH] */
-    const gn_act *acts;   /**< L activations, acts[l-1] for layer l; NULL: hidden_act for
-                               hidden layers and output_act for the output layer */
-    gn_act hidden_act;    /**< used when acts == NULL; default GN_ACT_SIGMOID */
-    gn_act output_act;    /**< used when acts == NULL; default GN_ACT_SIGMOID */
-    gn_loss loss;         /**< default GN_LOSS_QUADRATIC */
-    gn_init init;         /**< default GN_INIT_AUTO */
-    uint64_t seed;        /**< seeds weight init and shuffling; default 1 */
-    size_t max_batch;     /**< workspace size in samples, ≥ 1; default 128 */
-    float leaky_slope;    /**< slope of leaky ReLU for z ≤ 0, finite, in [0, 1); default 0.01 */
-    gn_impl impl;         /**< products: GN_IMPL_BLAS (default) or a reference path */
+    size_t n_sizes;      /**< number of entries in sizes: L + 1 ≥ 2 (inputs, …, outputs) */
+    const size_t *sizes; /**< n_0, n_1, …, n_L; each in [1, GN_MAX_WIDTH] */
+    const gn_act *acts;  /**< L activations, acts[l-1] for layer l; NULL: hidden_act for
+                              hidden layers and output_act for the output layer */
+    gn_act hidden_act;   /**< used when acts == NULL; default GN_ACT_SIGMOID */
+    gn_act output_act;   /**< used when acts == NULL; default GN_ACT_SIGMOID */
+    gn_loss loss;        /**< default GN_LOSS_QUADRATIC */
+    gn_init init;        /**< default GN_INIT_AUTO */
+    uint64_t seed;       /**< seeds weight init and shuffling; default 1 */
+    size_t max_batch;    /**< workspace size in samples, ≥ 1; default 128 */
+    float leaky_slope;   /**< slope of leaky ReLU for z ≤ 0, finite, in [0, 1); default 0.01 */
+    gn_impl impl;        /**< products: GN_IMPL_BLAS (default) or a reference path */
 } gn_net_config;
 
 /** Largest layer width accepted, and the largest number of layers (L + 1 sizes). */
@@ -349,11 +349,11 @@ GN_API gn_status gn_net_evaluate(gn_net *net, const float *X, size_t ldx, const 
 
 /** Per-epoch report passed to a progress callback. */
 typedef struct gn_epoch_info {
-    size_t epoch;          /**< 1-based */
-    size_t epochs;         /**< total requested */
-    double train_loss;     /**< mean of the mini-batch losses seen during the epoch */
-    double seconds;        /**< wall time of the epoch's training steps (monotonic clock) */
-    size_t samples;        /**< samples trained on in the epoch */
+    size_t epoch;      /**< 1-based */
+    size_t epochs;     /**< total requested */
+    double train_loss; /**< mean of the mini-batch losses seen during the epoch */
+    double seconds;    /**< wall time of the epoch's training steps (monotonic clock) */
+    size_t samples;    /**< samples trained on in the epoch */
 } gn_epoch_info;
 
 /** Called after each epoch; return non-zero to stop training early. */
@@ -380,8 +380,8 @@ GN_API void gn_train_options_defaults(gn_train_options *opt);
  *  Returns GN_ERR_NULL, GN_ERR_DIM, GN_ERR_ARG (epochs 0, batch 0 or > max_batch, bad eta),
  *  GN_ERR_NOMEM, GN_ERR_NONFINITE (training diverged: the parameters are those from before
  *  the failing step). A callback asking to stop is not an error. */
-GN_API gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y,
-                              size_t ldy, size_t n, const gn_train_options *opt);
+GN_API gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                              size_t n, const gn_train_options *opt);
 
 /*==== Random numbers ========================================================================*/
 
@@ -409,10 +409,10 @@ GN_API double gn_rng_normal(gn_rng *rng);
 typedef struct gn_dataset gn_dataset;
 
 typedef struct gn_csv_options {
-    int header;          /**< −1 auto (a first line with a non-numeric field is a header),
-                              0 no header, 1 header; default −1 */
-    long label_column;   /**< 0-based column of the label; −1 = last (default) */
-    char delimiter;      /**< default ',' */
+    int header;        /**< −1 auto (a first line with a non-numeric field is a header),
+                            0 no header, 1 header; default −1 */
+    long label_column; /**< 0-based column of the label; −1 = last (default) */
+    char delimiter;    /**< default ',' */
 } gn_csv_options;
 
 /** Fills *opt with the defaults listed in gn_csv_options. NULL is a no-op. */
@@ -433,8 +433,8 @@ GN_API void gn_csv_options_defaults(gn_csv_options *opt);
  *  field, ragged line, no data, fewer than 2 columns, label column out of range, label out
  *  of range or of the other kind than the first row's), GN_ERR_NONFINITE (NaN or infinity in
  *  a feature, or a value beyond the float range), GN_ERR_NOMEM. Thread-safe. */
-GN_API gn_status gn_dataset_load_csv(gn_dataset **out, const char *path,
-                                     const gn_csv_options *opt, char *err, size_t errlen);
+GN_API gn_status gn_dataset_load_csv(gn_dataset **out, const char *path, const gn_csv_options *opt,
+                                     char *err, size_t errlen);
 
 /** Frees a dataset. NULL is a no-op. */
 GN_API void gn_dataset_free(gn_dataset *ds);

@@ -5,19 +5,22 @@
 #include <cblas.h>
 #include <limits.h>
 
-static enum CBLAS_TRANSPOSE cblas_trans(gn_trans t) { return t == GN_TRANS ? CblasTrans : CblasNoTrans; }
+static enum CBLAS_TRANSPOSE cblas_trans(gn_trans t)
+{
+    return t == GN_TRANS ? CblasTrans : CblasNoTrans;
+}
 
 void gn__gemm_blas(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
                    const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                    size_t ldc)
 {
-    cblas_sgemm(CblasColMajor, cblas_trans(ta), cblas_trans(tb), (int)m, (int)n, (int)k, alpha,
-                A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    cblas_sgemm(CblasColMajor, cblas_trans(ta), cblas_trans(tb), (int)m, (int)n, (int)k, alpha, A,
+                (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
-void gn__gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
-              float alpha, const float *A, size_t lda, const float *B, size_t ldb, float beta,
-              float *C, size_t ldc)
+void gn__gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
+              const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+              size_t ldc)
 {
     switch (impl) {
     case GN_IMPL_NAIVE: gn__gemm_naive(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc); break;
@@ -29,9 +32,9 @@ void gn__gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t
 
 static size_t max1(size_t x) { return x > 1 ? x : 1; }
 
-gn_status gn_gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
-                  float alpha, const float *A, size_t lda, const float *B, size_t ldb,
-                  float beta, float *C, size_t ldc)
+gn_status gn_gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
+                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                  size_t ldc)
 {
     if (impl != GN_IMPL_BLAS && impl != GN_IMPL_NAIVE && impl != GN_IMPL_LOOP)
         return GN_ERR_ARG;
@@ -53,9 +56,9 @@ gn_status gn_gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, si
     return GN_OK;
 }
 
-gn_status gn_ref_gemm_naive(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
-                            float alpha, const float *A, size_t lda, const float *B, size_t ldb,
-                            float beta, float *C, size_t ldc)
+gn_status gn_ref_gemm_naive(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
+                            const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                            float *C, size_t ldc)
 {
     return gn_gemm(GN_IMPL_NAIVE, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }

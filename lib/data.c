@@ -212,8 +212,8 @@ static gn_status csv_fail(const csv_state *cs, gn_status st, size_t line, size_t
     if (len > 40)
         len = 40;
     if (col)
-        gn__format(cs->err, cs->errlen, "%s:%zu: column %zu: %s: '%.*s'", cs->path, line, col,
-                   what, len, f.begin);
+        gn__format(cs->err, cs->errlen, "%s:%zu: column %zu: %s: '%.*s'", cs->path, line, col, what,
+                   len, f.begin);
     else
         gn__format(cs->err, cs->errlen, "%s:%zu: %s", cs->path, line, what);
     return st;
@@ -264,8 +264,9 @@ static gn_status parse_csv(const char *buf, size_t len, const gn_csv_options *op
                         "need at least one feature column and a label column", (field){0});
     size_t label_col = opt->label_column < 0 ? n_cols - 1 : (size_t)opt->label_column;
     if (label_col >= n_cols) {
-        gn__format(cs->err, cs->errlen, "%s: label column %ld (0-based) is not one of the %zu columns",
-                   cs->path, opt->label_column, n_cols);
+        gn__format(cs->err, cs->errlen,
+                   "%s: label column %ld (0-based) is not one of the %zu columns", cs->path,
+                   opt->label_column, n_cols);
         return GN_ERR_FORMAT;
     }
 
@@ -372,11 +373,11 @@ gn_status gn_dataset_load_csv(gn_dataset **out, const char *path, const gn_csv_o
     gn_csv_options_defaults(&defaults);
     if (!opt)
         opt = &defaults;
-    if (opt->header < -1 || opt->header > 1 || opt->label_column < -1 ||
-        opt->delimiter == '\0' || opt->delimiter == '\n' || opt->delimiter == '\r' ||
-        opt->delimiter == '"') {
-        gn__format(err, errlen, "%s: invalid CSV options (header %d, label column %ld, delimiter %d)",
-                   path, opt->header, opt->label_column, (int)opt->delimiter);
+    if (opt->header < -1 || opt->header > 1 || opt->label_column < -1 || opt->delimiter == '\0' ||
+        opt->delimiter == '\n' || opt->delimiter == '\r' || opt->delimiter == '"') {
+        gn__format(err, errlen,
+                   "%s: invalid CSV options (header %d, label column %ld, delimiter %d)", path,
+                   opt->header, opt->label_column, (int)opt->delimiter);
         return GN_ERR_ARG;
     }
     char *buf;

@@ -21,8 +21,7 @@ const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m)
     return net->acts[net->n_layers - 1];
 }
 
-double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
-                    size_t m)
+double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t m)
 {
     size_t L = net->n_layers;
     const float *out = gn__forward(net, X, ldx, m);
@@ -38,8 +37,8 @@ double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, siz
         const float *prev = l > 0 ? net->acts[l - 1] : X;
         size_t ld_prev = l > 0 ? ly->n_in : ldx;
         /* dW := (1/m) Δ · A_prevᵀ  (NoTrans, Trans) */
-        gn__gemm(net->impl, GN_NOTRANS, GN_TRANS, ly->n_out, ly->n_in, m, inv_m, D, ly->n_out,
-                 prev, ld_prev, 0.0f, net->grads + ly->w_off, ly->n_out);
+        gn__gemm(net->impl, GN_NOTRANS, GN_TRANS, ly->n_out, ly->n_in, m, inv_m, D, ly->n_out, prev,
+                 ld_prev, 0.0f, net->grads + ly->w_off, ly->n_out);
         if (l == 0)
             break; /* Wᵀ·Δ for the first layer would be the input gradient: not needed */
         const gn_layer *below = &net->layers[l - 1];
@@ -54,8 +53,8 @@ double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, siz
     return loss;
 }
 
-gn_status gn__check_batch(gn_net *net, const char *fn, const float *X, size_t ldx,
-                          const float *Y, size_t ldy, bool need_y, size_t m, bool batch_limit)
+gn_status gn__check_batch(gn_net *net, const char *fn, const float *X, size_t ldx, const float *Y,
+                          size_t ldy, bool need_y, size_t m, bool batch_limit)
 {
     if (!net)
         return GN_ERR_NULL;
@@ -65,14 +64,15 @@ gn_status gn__check_batch(gn_net *net, const char *fn, const float *X, size_t ld
     if (m == 0)
         return gn__fail(net, GN_ERR_DIM, "%s: the batch is empty (m = 0)", fn);
     if (ldx < n_in)
-        return gn__fail(net, GN_ERR_DIM, "%s: ldx = %zu is less than the %zu inputs", fn, ldx, n_in);
+        return gn__fail(net, GN_ERR_DIM, "%s: ldx = %zu is less than the %zu inputs", fn, ldx,
+                        n_in);
     if (need_y && ldy < n_out)
         return gn__fail(net, GN_ERR_DIM, "%s: ldy = %zu is less than the %zu outputs", fn, ldy,
                         n_out);
     if (batch_limit && m > net->max_batch)
         return gn__fail(net, GN_ERR_BATCH,
-                        "%s: batch of %zu exceeds the workspace of %zu (see gn_net_reserve)", fn,
-                        m, net->max_batch);
+                        "%s: batch of %zu exceeds the workspace of %zu (see gn_net_reserve)", fn, m,
+                        net->max_batch);
     return GN_OK;
 }
 
@@ -87,8 +87,7 @@ gn_status gn_net_forward(gn_net *net, const float *X, size_t ldx, size_t m, cons
     return GN_OK;
 }
 
-gn_status gn_net_predict(gn_net *net, const float *X, size_t ldx, size_t n, float *Y,
-                         size_t ldy)
+gn_status gn_net_predict(gn_net *net, const float *X, size_t ldx, size_t n, float *Y, size_t ldy)
 {
     gn_status st = gn__check_batch(net, "gn_net_predict", X, ldx, Y, ldy, true, n, false);
     if (st != GN_OK)
@@ -116,14 +115,15 @@ gn_status gn_net_backprop(gn_net *net, const float *X, size_t ldx, const float *
     return GN_OK;
 }
 
-gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float *Y,
-                            size_t ldy, size_t m, float eta, double *loss)
+gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                            size_t m, float eta, double *loss)
 {
     gn_status st = gn__check_batch(net, "gn_net_train_step", X, ldx, Y, ldy, true, m, true);
     if (st != GN_OK)
         return st;
     if (!isfinite(eta) || eta <= 0.0f)
-        return gn__fail(net, GN_ERR_ARG, "gn_net_train_step: learning rate %g is not finite and positive",
+        return gn__fail(net, GN_ERR_ARG,
+                        "gn_net_train_step: learning rate %g is not finite and positive",
                         (double)eta);
     double mean = gn__backprop(net, X, ldx, Y, ldy, m) / (double)m;
     if (loss)

@@ -49,9 +49,9 @@ void gn__shuffle(gn_rng *rng, size_t *perm, size_t n);
 /*---- products (blas.c, ref.c) ----*/
 
 /* Unchecked C := alpha·op(A)·op(B) + beta·C; callers have validated the arguments. */
-void gn__gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
-              float alpha, const float *A, size_t lda, const float *B, size_t ldb, float beta,
-              float *C, size_t ldc);
+void gn__gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
+              const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+              size_t ldc);
 void gn__gemm_blas(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
                    const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                    size_t ldc);
@@ -75,8 +75,7 @@ void gn__act_backward(gn_act act, float slope, float *D, const float *A, float *
 /*---- losses (loss.c) ----*/
 
 /* Sum over the m columns of the per-sample loss (not divided by m). */
-double gn__loss_sum(gn_loss loss, const float *A, const float *Y, size_t ldy, size_t n,
-                    size_t m);
+double gn__loss_sum(gn_loss loss, const float *A, const float *Y, size_t ldy, size_t n, size_t m);
 
 /* First part of the output error, from the output A and targets Y: D := a − y, times the
  * softmax Jacobian for quadratic loss on softmax. The element-wise σ' (quadratic loss on other
@@ -131,14 +130,13 @@ gn_status gn__fail(gn_net *net, gn_status status, const char *fmt, ...) GN_PRINT
 
 /* Checks the common arguments of the compute calls: X (and Y if need_y), leading dimensions,
  * m ≥ 1 and, if batch_limit, m ≤ max_batch. */
-gn_status gn__check_batch(gn_net *net, const char *fn, const float *X, size_t ldx,
-                          const float *Y, size_t ldy, bool need_y, size_t m, bool batch_limit);
+gn_status gn__check_batch(gn_net *net, const char *fn, const float *X, size_t ldx, const float *Y,
+                          size_t ldy, bool need_y, size_t m, bool batch_limit);
 
 /* Unchecked forward pass; returns A^L. */
 const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m);
 
 /* Unchecked backprop into net->grads; returns the summed (not mean) batch loss. */
-double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
-                    size_t m);
+double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t m);
 
 #endif

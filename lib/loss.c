@@ -20,8 +20,7 @@ static double sample_loss(gn_loss loss, const float *a, const float *y, size_t n
     return s;
 }
 
-double gn__loss_sum(gn_loss loss, const float *A, const float *Y, size_t ldy, size_t n,
-                    size_t m)
+double gn__loss_sum(gn_loss loss, const float *A, const float *Y, size_t ldy, size_t n, size_t m)
 {
     double s = 0.0;
     for (size_t j = 0; j < m; j++)

@@ -21,7 +21,10 @@ void gn_net_config_defaults(gn_net_config *cfg)
 }
 
 static bool act_valid(gn_act a) { return (unsigned)a < GN_ACT_COUNT; }
-static bool impl_valid(gn_impl i) { return i == GN_IMPL_BLAS || i == GN_IMPL_NAIVE || i == GN_IMPL_LOOP; }
+static bool impl_valid(gn_impl i)
+{
+    return i == GN_IMPL_BLAS || i == GN_IMPL_NAIVE || i == GN_IMPL_LOOP;
+}
 
 /* Workspace: A^1…A^L, two Δ buffers, the gathered X and Y batches, in one block. */
 static gn_status alloc_workspace(gn_net *net, size_t max_batch)
@@ -58,8 +61,8 @@ static gn_status alloc_workspace(gn_net *net, size_t max_batch)
 
 static const char *act_name(gn_act a)
 {
-    static const char *names[GN_ACT_COUNT] = {"identity", "sigmoid", "tanh",
-                                              "relu", "leaky relu", "softmax"};
+    static const char *names[GN_ACT_COUNT] = {"identity", "sigmoid",    "tanh",
+                                              "relu",     "leaky relu", "softmax"};
     return act_valid(a) ? names[a] : "unknown";
 }
 
@@ -106,8 +109,8 @@ gn_status gn_net_config_check(const gn_net_config *cfg, char *err, size_t errlen
         REJECT(GN_ERR_UNSUPPORTED, "binary cross-entropy needs a sigmoid output layer, not %s",
                act_name(out));
     if (cfg->loss == GN_LOSS_CCE && out != GN_ACT_SOFTMAX)
-        REJECT(GN_ERR_UNSUPPORTED,
-               "categorical cross-entropy needs a softmax output layer, not %s", act_name(out));
+        REJECT(GN_ERR_UNSUPPORTED, "categorical cross-entropy needs a softmax output layer, not %s",
+               act_name(out));
     if (out == GN_ACT_SOFTMAX && cfg->sizes[L] < 2)
         REJECT(GN_ERR_UNSUPPORTED, "a softmax output needs at least 2 units, not %zu",
                cfg->sizes[L]);
@@ -220,8 +223,8 @@ gn_status gn_net_reserve(gn_net *net, size_t max_batch)
     if (max_batch == 0)
         return gn__fail(net, GN_ERR_ARG, "gn_net_reserve: max_batch must be at least 1");
     if (alloc_workspace(net, max_batch) != GN_OK)
-        return gn__fail(net, GN_ERR_NOMEM, "gn_net_reserve: cannot allocate a workspace for %zu samples",
-                        max_batch);
+        return gn__fail(net, GN_ERR_NOMEM,
+                        "gn_net_reserve: cannot allocate a workspace for %zu samples", max_batch);
     return GN_OK;
 }
 
@@ -253,7 +256,10 @@ gn_act gn_net_layer_act(const gn_net *net, size_t l)
 
 gn_loss gn_net_loss(const gn_net *net) { return net ? net->loss : GN_LOSS_QUADRATIC; }
 size_t gn_net_n_inputs(const gn_net *net) { return gn_net_layer_size(net, 0); }
-size_t gn_net_n_outputs(const gn_net *net) { return net ? gn_net_layer_size(net, net->n_layers) : 0; }
+size_t gn_net_n_outputs(const gn_net *net)
+{
+    return net ? gn_net_layer_size(net, net->n_layers) : 0;
+}
 size_t gn_net_max_batch(const gn_net *net) { return net ? net->max_batch : 0; }
 size_t gn_net_n_params(const gn_net *net) { return net ? net->n_params : 0; }
 float *gn_net_params(gn_net *net) { return net ? net->params : NULL; }

@@ -3,8 +3,8 @@
 #include "internal.h"
 
 /* op(A)(i, p) and op(B)(p, j) for column-major storage. */
-#define OPA(i, p) (ta == GN_NOTRANS ? A[(i) + (p) * lda] : A[(p) + (i) * lda])
-#define OPB(p, j) (tb == GN_NOTRANS ? B[(p) + (j) * ldb] : B[(j) + (p) * ldb])
+#define OPA(i, p) (ta == GN_NOTRANS ? A[(i) + (p)*lda] : A[(p) + (i)*lda])
+#define OPB(p, j) (tb == GN_NOTRANS ? B[(p) + (j)*ldb] : B[(j) + (p)*ldb])
 
 void gn__gemm_naive(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
                     const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,

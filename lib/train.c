@@ -47,11 +47,13 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
     if (opt->epochs == 0)
         return gn__fail(net, GN_ERR_ARG, "gn_net_train: epochs must be at least 1");
     if (opt->batch == 0 || opt->batch > net->max_batch)
-        return gn__fail(net, GN_ERR_ARG,
-                        "gn_net_train: batch %zu is not in [1, %zu] (the workspace, see gn_net_reserve)",
-                        opt->batch, net->max_batch);
+        return gn__fail(
+            net, GN_ERR_ARG,
+            "gn_net_train: batch %zu is not in [1, %zu] (the workspace, see gn_net_reserve)",
+            opt->batch, net->max_batch);
     if (!isfinite(opt->eta) || opt->eta <= 0.0f)
-        return gn__fail(net, GN_ERR_ARG, "gn_net_train: learning rate %g is not finite and positive",
+        return gn__fail(net, GN_ERR_ARG,
+                        "gn_net_train: learning rate %g is not finite and positive",
                         (double)opt->eta);
     size_t bytes;
     size_t *perm = mul_ok(n, sizeof *perm, &bytes) ? malloc(bytes) : NULL;
@@ -86,6 +88,7 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
     }
     free(perm);
     if (st == GN_ERR_NONFINITE)
-        gn__fail(net, st, "gn_net_train: the loss became non-finite (training diverged; lower eta?)");
+        gn__fail(net, st,
+                 "gn_net_train: the loss became non-finite (training diverged; lower eta?)");
     return st;
 }

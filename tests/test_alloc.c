@@ -76,8 +76,8 @@ int posix_memalign(void **out, size_t al, size_t n)
 void free(void *p) { __libc_free(p); }
 
 /* The library's calls to cblas_sgemm land here (the test links its objects statically). */
-typedef void sgemm_fn(int, int, int, int, int, int, float, const float *, int, const float *,
-                      int, float, float *, int);
+typedef void sgemm_fn(int, int, int, int, int, int, float, const float *, int, const float *, int,
+                      float, float *, int);
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *A,
                  int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
@@ -141,7 +141,8 @@ static void no_alloc_in_steps(gn_impl impl)
     gn_net *net;
     cr_assert_eq(gn_net_create(&net, &cfg), GN_OK);
     const size_t n = 150;
-    float *X = random_floats(50 * n, -1, 1, 1), *Y = random_onehot(10, n, 2), *P = malloc(10 * n * 4);
+    float *X = random_floats(50 * n, -1, 1, 1), *Y = random_onehot(10, n, 2),
+          *P = malloc(10 * n * 4);
     double loss, acc;
     const float *out;
     /* warm-up: BLAS may set up its buffers on first use */

@@ -35,7 +35,8 @@ Test(cli, train_default_dataset_reaches_accuracy)
     cr_assert_not_null(last, "no final line in:\n%s", out);
     double acc, loss, secs, rate;
     cr_assert_eq(sscanf(last, "test_accuracy=%lf test_loss=%lf train_seconds=%lf samples_per_s=%lf",
-                        &acc, &loss, &secs, &rate), 4, "bad final line: %s", last);
+                        &acc, &loss, &secs, &rate),
+                 4, "bad final line: %s", last);
     cr_assert_geq(acc, 0.93);
     cr_assert(loss > 0 && secs > 0 && rate > 0);
     cr_assert_not_null(strstr(out, "epoch 200/200"), "the last epoch is reported");
@@ -60,10 +61,18 @@ Test(cli, same_seed_same_result)
 Test(cli, usage_errors_exit_2)
 {
     const char *bad[] = {
-        "",                        "frobnicate",           "train --epochs abc",
-        "train --epochs 0",        "train --eta -1",       "train --eta nan",
-        "train --layers 4,,3",     "train --layers 5,16,3", "train --act swish",
-        "train --batch 1x",        "train --no-such-option", "train --test-frac 1",
+        "",
+        "frobnicate",
+        "train --epochs abc",
+        "train --epochs 0",
+        "train --eta -1",
+        "train --eta nan",
+        "train --layers 4,,3",
+        "train --layers 5,16,3",
+        "train --act swish",
+        "train --batch 1x",
+        "train --no-such-option",
+        "train --test-frac 1",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(run(bad[i], out, sizeof out), 2, "'%s' gave: %s", bad[i], out);

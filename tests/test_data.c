@@ -95,8 +95,8 @@ static void load_fails(const char *path, const gn_csv_options *opt, gn_status wa
 {
     gn_dataset *ds = SENTINEL;
     gn_status st = gn_dataset_load_csv(&ds, path, opt, err, errlen);
-    cr_assert_eq(st, want, "%s: got %d (%s), want %d (%s); message: %s", path ? path : "(null)",
-                 st, gn_strerror(st), want, gn_strerror(want), err ? err : "(none)");
+    cr_assert_eq(st, want, "%s: got %d (%s), want %d (%s); message: %s", path ? path : "(null)", st,
+                 gn_strerror(st), want, gn_strerror(want), err ? err : "(none)");
     cr_assert_null(ds, "*out is not NULL after a failed load");
 }
 
@@ -156,8 +156,7 @@ static void read_iris(float x[IRIS_N][IRIS_F], int label[IRIS_N])
     int n = 0;
     while (fgets(line, sizeof line, f)) {
         cr_assert_lt(n, IRIS_N, "more rows than expected");
-        int got = sscanf(line, "%f,%f,%f,%f,%d", &x[n][0], &x[n][1], &x[n][2], &x[n][3],
-                         &label[n]);
+        int got = sscanf(line, "%f,%f,%f,%f,%d", &x[n][0], &x[n][1], &x[n][2], &x[n][3], &label[n]);
         cr_assert_eq(got, 5, "line %d of iris.csv: %s", n + 2, line);
         n++;
     }
@@ -275,12 +274,12 @@ Test(iris, concurrent_loads_agree)
     gn_dataset *ref = load_ok(iris_path(), NULL);
     for (int t = 0; t < T; t++) {
         cr_assert_eq(jobs[t].st, GN_OK, "thread %d", t);
-        cr_assert_eq(memcmp(gn_dataset_x(jobs[t].ds), gn_dataset_x(ref),
-                            IRIS_N * IRIS_F * sizeof(float)),
-                     0, "thread %d: X differs", t);
-        cr_assert_eq(memcmp(gn_dataset_y(jobs[t].ds), gn_dataset_y(ref),
-                            IRIS_N * 3 * sizeof(float)),
-                     0, "thread %d: Y differs", t);
+        cr_assert_eq(
+            memcmp(gn_dataset_x(jobs[t].ds), gn_dataset_x(ref), IRIS_N * IRIS_F * sizeof(float)), 0,
+            "thread %d: X differs", t);
+        cr_assert_eq(
+            memcmp(gn_dataset_y(jobs[t].ds), gn_dataset_y(ref), IRIS_N * 3 * sizeof(float)), 0,
+            "thread %d: Y differs", t);
         gn_dataset_free(jobs[t].ds);
     }
     gn_dataset_free(ref);
@@ -691,13 +690,11 @@ Test(csv, nonfinite_features)
     load_fails(q, NULL, GN_ERR_NONFINITE, err, sizeof err);
     assert_names_line(err, q, 3);
     assert_contains(err, "column 1");
-    load_fails(write_file("nan2.csv", "1,2,0\nNaN,4,1\n"), NULL, GN_ERR_NONFINITE, err,
-               sizeof err);
+    load_fails(write_file("nan2.csv", "1,2,0\nNaN,4,1\n"), NULL, GN_ERR_NONFINITE, err, sizeof err);
     load_fails(write_file("inf2.csv", "1,2,0\n3,Infinity,1\n"), NULL, GN_ERR_NONFINITE, err,
                sizeof err);
     /* data are float32: 1e39 is infinity once stored */
-    load_fails(write_file("big.csv", "1,2,0\n3,1e39,1\n"), NULL, GN_ERR_NONFINITE, err,
-               sizeof err);
+    load_fails(write_file("big.csv", "1,2,0\n3,1e39,1\n"), NULL, GN_ERR_NONFINITE, err, sizeof err);
 }
 
 Test(csv, negative_label)
@@ -967,8 +964,7 @@ Test(split, bad_fractions)
 {
     gn_dataset *ds = split_source();
     /* 0.001 · 20 and 0.02 · 20 round to 0, 0.99 · 20 and 0.975 · 20 to 20: one side empty */
-    const double bad[] = {0.0, 1.0, -0.5, 1.5, NAN, INFINITY, -INFINITY, 0.001, 0.02, 0.99,
-                          0.975};
+    const double bad[] = {0.0, 1.0, -0.5, 1.5, NAN, INFINITY, -INFINITY, 0.001, 0.02, 0.99, 0.975};
     for (size_t f = 0; f < sizeof bad / sizeof bad[0]; f++) {
         gn_dataset *a = SENTINEL, *b = SENTINEL;
         cr_assert_eq(gn_dataset_split(ds, bad[f], 1, &a, &b), GN_ERR_ARG, "frac %g", bad[f]);

@@ -14,8 +14,8 @@ typedef struct shape {
 
 /* Includes 1×1, the odd sizes 1, 7, 33, 257, batch 1 and batch larger than features. */
 static const shape shapes[] = {
-    {1, 1, 1},   {1, 7, 1},    {7, 1, 33},   {33, 7, 1},   {7, 33, 257}, {257, 1, 7},
-    {1, 257, 33}, {33, 33, 33}, {257, 33, 7}, {30, 10, 784}, {10, 1, 30},  {784, 10, 30},
+    {1, 1, 1},     {1, 7, 1},    {7, 1, 33},    {33, 7, 1},    {7, 33, 257}, {257, 1, 7},
+    {1, 257, 33},  {33, 33, 33}, {257, 33, 7},  {30, 10, 784}, {10, 1, 30},  {784, 10, 30},
     {30, 784, 10}, {16, 300, 4}, {3, 257, 257}, {64, 64, 1},
 };
 
@@ -62,18 +62,20 @@ static void check_product(gn_impl impl, gn_trans ta, gn_trans tb, shape s, float
             }
             double c0 = C0[i + j * ldc];
             exact = alpha * exact + (beta == 0.0f ? 0.0 : beta * c0);
-            double bound = 2.0 * (double)(s.k + 2) * u * (fabs(alpha) * mag + fabs(beta) * fabs(c0));
+            double bound =
+                2.0 * (double)(s.k + 2) * u * (fabs(alpha) * mag + fabs(beta) * fabs(c0));
             double got = C[i + j * ldc];
             if (!(fabs(got - exact) <= bound + 1e-30) && n_bad++ == 0) {
                 bad_i = i, bad_j = j, bad_got = got, bad_exact = exact, bad_bound = bound;
             }
         }
     cr_assert_eq(n_pad, 0, "impl %d: %zu padding elements of C were written", impl, n_pad);
-    cr_assert_eq(n_bad, 0,
-                 "impl %d trans %d%d shape %zux%zux%zu alpha %g beta %g: %zu wrong, first C(%zu,%zu) = "
-                 "%.9g, exact %.9g, bound %.3g",
-                 impl, ta, tb, s.m, s.n, s.k, alpha, beta, n_bad, bad_i, bad_j, bad_got, bad_exact,
-                 bad_bound);
+    cr_assert_eq(
+        n_bad, 0,
+        "impl %d trans %d%d shape %zux%zux%zu alpha %g beta %g: %zu wrong, first C(%zu,%zu) = "
+        "%.9g, exact %.9g, bound %.3g",
+        impl, ta, tb, s.m, s.n, s.k, alpha, beta, n_bad, bad_i, bad_j, bad_got, bad_exact,
+        bad_bound);
     free(A);
     free(B);
     free(C);
@@ -115,9 +117,11 @@ Test(gemm, public_ref_wrappers_match_dispatch)
     float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, -1, 2, 0, 1, 3};
     float C1[4], C2[4], C3[4];
     /* [1 3 5; 2 4 6] · [1 0; -1 1; 2 3] = [8 18; 10 22] */
-    cr_assert_eq(gn_ref_gemm_naive(GN_NOTRANS, GN_NOTRANS, 2, 2, 3, 1, A, 2, B, 3, 0, C1, 2), GN_OK);
+    cr_assert_eq(gn_ref_gemm_naive(GN_NOTRANS, GN_NOTRANS, 2, 2, 3, 1, A, 2, B, 3, 0, C1, 2),
+                 GN_OK);
     cr_assert_eq(gn_ref_gemm_loop(GN_NOTRANS, GN_NOTRANS, 2, 2, 3, 1, A, 2, B, 3, 0, C2, 2), GN_OK);
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 2, 2, 3, 1, A, 2, B, 3, 0, C3, 2), GN_OK);
+    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 2, 2, 3, 1, A, 2, B, 3, 0, C3, 2),
+                 GN_OK);
     const float want[4] = {8, 10, 18, 22};
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(C1[i], want[i]);
@@ -132,35 +136,55 @@ Test(gemm, empty_products)
     /* k = 0: C := beta·C */
     for (int impl = 0; impl < 3; impl++) {
         float D[4] = {1, 2, 3, 4};
-        cr_assert_eq(gn_gemm(impl, GN_NOTRANS, GN_NOTRANS, 2, 2, 0, 1, NULL, 2, NULL, 1, 0.5f, D, 2), GN_OK);
+        cr_assert_eq(
+            gn_gemm(impl, GN_NOTRANS, GN_NOTRANS, 2, 2, 0, 1, NULL, 2, NULL, 1, 0.5f, D, 2), GN_OK);
         for (int i = 0; i < 4; i++)
             cr_assert_eq(D[i], 0.5f * C[i], "impl %d", impl);
     }
     /* m = 0 or n = 0: nothing happens, NULL pointers allowed */
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 0, 2, 2, 1, NULL, 1, NULL, 2, 0, NULL, 1), GN_OK);
-    cr_assert_eq(gn_gemm(GN_IMPL_NAIVE, GN_NOTRANS, GN_NOTRANS, 2, 0, 2, 1, NULL, 2, NULL, 2, 0, NULL, 2), GN_OK);
+    cr_assert_eq(
+        gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 0, 2, 2, 1, NULL, 1, NULL, 2, 0, NULL, 1),
+        GN_OK);
+    cr_assert_eq(
+        gn_gemm(GN_IMPL_NAIVE, GN_NOTRANS, GN_NOTRANS, 2, 0, 2, 1, NULL, 2, NULL, 2, 0, NULL, 2),
+        GN_OK);
 }
 
 Test(gemm, errors)
 {
     float A[4] = {0}, B[4] = {0}, C[4] = {0};
-    cr_assert_eq(gn_gemm((gn_impl)7, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, C, 2), GN_ERR_ARG);
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, (gn_trans)2, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, C, 2), GN_ERR_ARG);
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, (gn_trans)-1, 2, 2, 2, 1, A, 2, B, 2, 0, C, 2), GN_ERR_ARG);
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, NULL, 2, B, 2, 0, C, 2), GN_ERR_NULL);
-    cr_assert_eq(gn_gemm(GN_IMPL_LOOP, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, NULL, 2, 0, C, 2), GN_ERR_NULL);
-    cr_assert_eq(gn_gemm(GN_IMPL_NAIVE, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, NULL, 2), GN_ERR_NULL);
+    cr_assert_eq(gn_gemm((gn_impl)7, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, C, 2),
+                 GN_ERR_ARG);
+    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, (gn_trans)2, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, C, 2),
+                 GN_ERR_ARG);
+    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, (gn_trans)-1, 2, 2, 2, 1, A, 2, B, 2, 0, C, 2),
+                 GN_ERR_ARG);
+    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, NULL, 2, B, 2, 0, C, 2),
+                 GN_ERR_NULL);
+    cr_assert_eq(gn_gemm(GN_IMPL_LOOP, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, NULL, 2, 0, C, 2),
+                 GN_ERR_NULL);
+    cr_assert_eq(gn_gemm(GN_IMPL_NAIVE, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, NULL, 2),
+                 GN_ERR_NULL);
     /* leading dimensions smaller than the rows stored */
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 1, B, 2, 0, C, 2), GN_ERR_DIM);
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_TRANS, GN_NOTRANS, 2, 2, 3, 1, A, 2, B, 3, 0, C, 2), GN_ERR_DIM);
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_TRANS, 2, 3, 2, 1, A, 2, B, 2, 0, C, 2), GN_ERR_DIM);
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, C, 1), GN_ERR_DIM);
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 0, 2, 2, 1, A, 0, B, 2, 0, C, 1), GN_ERR_DIM);
+    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 1, B, 2, 0, C, 2),
+                 GN_ERR_DIM);
+    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_TRANS, GN_NOTRANS, 2, 2, 3, 1, A, 2, B, 3, 0, C, 2),
+                 GN_ERR_DIM);
+    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_TRANS, 2, 3, 2, 1, A, 2, B, 2, 0, C, 2),
+                 GN_ERR_DIM);
+    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, C, 1),
+                 GN_ERR_DIM);
+    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, 0, 2, 2, 1, A, 0, B, 2, 0, C, 1),
+                 GN_ERR_DIM);
     /* sizes BLAS cannot take (int) */
     size_t big = (size_t)1 << 33;
-    cr_assert_eq(gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, big, 1, 1, 1, A, big, B, 1, 0, C, big), GN_ERR_DIM);
-    cr_assert_eq(gn_ref_gemm_naive(GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, NULL, 2), GN_ERR_NULL);
-    cr_assert_eq(gn_ref_gemm_loop(GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, C, 1), GN_ERR_DIM);
+    cr_assert_eq(
+        gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, big, 1, 1, 1, A, big, B, 1, 0, C, big),
+        GN_ERR_DIM);
+    cr_assert_eq(gn_ref_gemm_naive(GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, NULL, 2),
+                 GN_ERR_NULL);
+    cr_assert_eq(gn_ref_gemm_loop(GN_NOTRANS, GN_NOTRANS, 2, 2, 2, 1, A, 2, B, 2, 0, C, 1),
+                 GN_ERR_DIM);
     for (int i = 0; i < 4; i++)
         cr_assert_eq(C[i], 0.0f, "a rejected call must not write C");
 }
@@ -181,7 +205,8 @@ Test(threads, set_and_get)
 Test(version, matches_header)
 {
     cr_assert_str_eq(gn_version(), GN_VERSION_STRING);
-    cr_assert_eq(GN_VERSION_NUMBER, GN_VERSION_MAJOR * 10000 + GN_VERSION_MINOR * 100 + GN_VERSION_PATCH);
+    cr_assert_eq(GN_VERSION_NUMBER,
+                 GN_VERSION_MAJOR * 10000 + GN_VERSION_MINOR * 100 + GN_VERSION_PATCH);
 }
 
 Test(strerror, every_status_has_text)

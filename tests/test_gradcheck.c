@@ -199,10 +199,10 @@ static combo combos[N_COMBOS];
 ParameterizedTestParameters(gradcheck, all_combinations)
 {
     static const combo outs[8] = {
-        {0, GN_ACT_IDENTITY, GN_LOSS_QUADRATIC}, {0, GN_ACT_SIGMOID, GN_LOSS_QUADRATIC},
-        {0, GN_ACT_TANH, GN_LOSS_QUADRATIC},     {0, GN_ACT_RELU, GN_LOSS_QUADRATIC},
+        {0, GN_ACT_IDENTITY, GN_LOSS_QUADRATIC},   {0, GN_ACT_SIGMOID, GN_LOSS_QUADRATIC},
+        {0, GN_ACT_TANH, GN_LOSS_QUADRATIC},       {0, GN_ACT_RELU, GN_LOSS_QUADRATIC},
         {0, GN_ACT_LEAKY_RELU, GN_LOSS_QUADRATIC}, {0, GN_ACT_SOFTMAX, GN_LOSS_QUADRATIC},
-        {0, GN_ACT_SIGMOID, GN_LOSS_BCE},        {0, GN_ACT_SOFTMAX, GN_LOSS_CCE},
+        {0, GN_ACT_SIGMOID, GN_LOSS_BCE},          {0, GN_ACT_SOFTMAX, GN_LOSS_CCE},
     };
     static const gn_act hidden[5] = {GN_ACT_IDENTITY, GN_ACT_SIGMOID, GN_ACT_TANH, GN_ACT_RELU,
                                      GN_ACT_LEAKY_RELU};
@@ -219,7 +219,8 @@ ParameterizedTest(combo *c, gradcheck, all_combinations)
     setup s;
     make_setup(&s, *c);
     double kink, ref_loss = loss_d(s.theta, s.acts, s.loss, s.X, s.Y, &kink);
-    cr_assert(rel_err(s.lib_loss, ref_loss) < 1e-5, "loss %.9g vs double %.9g", s.lib_loss, ref_loss);
+    cr_assert(rel_err(s.lib_loss, ref_loss) < 1e-5, "loss %.9g vs double %.9g", s.lib_loss,
+              ref_loss);
     size_t worst;
     double err = max_rel_error(&s, gn_net_grads(s.net), &worst);
     /* Printed so the closing note can quote the measured errors. */

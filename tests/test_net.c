@@ -482,10 +482,12 @@ Test(errors, create)
     cfg.leaky_slope = 0.01f;
     cfg.loss = GN_LOSS_BCE;
     cfg.output_act = GN_ACT_TANH;
-    expect_reject(&cfg, GN_ERR_UNSUPPORTED, "binary cross-entropy needs a sigmoid output layer, not tanh");
+    expect_reject(&cfg, GN_ERR_UNSUPPORTED,
+                  "binary cross-entropy needs a sigmoid output layer, not tanh");
     cfg.loss = GN_LOSS_CCE;
     cfg.output_act = GN_ACT_SIGMOID;
-    expect_reject(&cfg, GN_ERR_UNSUPPORTED, "categorical cross-entropy needs a softmax output layer, not sigmoid");
+    expect_reject(&cfg, GN_ERR_UNSUPPORTED,
+                  "categorical cross-entropy needs a softmax output layer, not sigmoid");
     const size_t one_out[] = {3, 1};
     cfg.sizes = one_out;
     cfg.n_sizes = 2;
@@ -551,8 +553,8 @@ Test(errors, compute_calls)
     cr_assert_eq(gn_net_train_step(net, X, 3, Y, 2, 5, 0.1f, &loss), GN_ERR_BATCH);
     const float etas[] = {0.0f, -1.0f, NAN, INFINITY, -INFINITY};
     for (int i = 0; i < 5; i++) {
-        cr_assert_eq(gn_net_train_step(net, X, 3, Y, 2, 1, etas[i], &loss), GN_ERR_ARG,
-                     "eta %g", (double)etas[i]);
+        cr_assert_eq(gn_net_train_step(net, X, 3, Y, 2, 1, etas[i], &loss), GN_ERR_ARG, "eta %g",
+                     (double)etas[i]);
         cr_assert(strstr(gn_net_last_error(net), "learning rate") != NULL);
     }
     /* evaluate */

@@ -234,8 +234,17 @@ Test(rng, below_degenerate_bounds_give_zero)
 Test(rng, below_stays_below_bound)
 {
     const uint64_t bounds[] = {
-        2, 3, 7, 10, 1000, UINT64_C(4294967295), UINT64_C(4294967297), UINT64_C(1) << 63,
-        (UINT64_C(1) << 63) + 1, UINT64_MAX - 1, UINT64_MAX,
+        2,
+        3,
+        7,
+        10,
+        1000,
+        UINT64_C(4294967295),
+        UINT64_C(4294967297),
+        UINT64_C(1) << 63,
+        (UINT64_C(1) << 63) + 1,
+        UINT64_MAX - 1,
+        UINT64_MAX,
     };
     gn_rng rng;
     gn_rng_seed(&rng, 11);

@@ -63,8 +63,8 @@ static void iris(gn_impl impl, gn_act hidden)
     opt.batch = 10;
     opt.eta = 0.1f;
     size_t n = gn_dataset_n_samples(train);
-    cr_assert_eq(gn_net_train(net, gn_dataset_x(train), 4, gn_dataset_y(train), 3, n, &opt),
-                 GN_OK, "%s", gn_net_last_error(net));
+    cr_assert_eq(gn_net_train(net, gn_dataset_x(train), 4, gn_dataset_y(train), 3, n, &opt), GN_OK,
+                 "%s", gn_net_last_error(net));
     double acc;
     cr_assert_eq(gn_net_evaluate(net, gn_dataset_x(test), 4, gn_dataset_y(test), 3,
                                  gn_dataset_n_samples(test), NULL, &acc),

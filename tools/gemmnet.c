@@ -19,18 +19,18 @@
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 /* Defaults of `gemmnet train`. Iris is tiny, so a few hundred SGD epochs take milliseconds. */
-#define DEF_HIDDEN 16
-#define DEF_EPOCHS 200
-#define DEF_BATCH 10
-#define DEF_ETA 0.05
-#define DEF_SEED 1
+#define DEF_HIDDEN     16
+#define DEF_EPOCHS     200
+#define DEF_BATCH      10
+#define DEF_ETA        0.05
+#define DEF_SEED       1
 #define DEF_SPLIT_SEED 42
-#define DEF_TEST_FRAC 0.2
-#define DEF_EVERY 20
+#define DEF_TEST_FRAC  0.2
+#define DEF_EVERY      20
 
 /* Generous but finite limits, so a typo cannot ask for a year of training or a huge buffer. */
-#define MAX_EPOCHS 100000000L
-#define MAX_BATCH (1L << 20)
+#define MAX_EPOCHS  100000000L
+#define MAX_BATCH   (1L << 20)
 #define MAX_THREADS 4096L
 
 static const char usage_text[] =
@@ -80,23 +80,36 @@ typedef struct name_value {
 } name_value;
 
 static const name_value hidden_acts[] = {
-    {"sigmoid", GN_ACT_SIGMOID}, {"tanh", GN_ACT_TANH},         {"relu", GN_ACT_RELU},
+    {"sigmoid", GN_ACT_SIGMOID},       {"tanh", GN_ACT_TANH},         {"relu", GN_ACT_RELU},
     {"leaky-relu", GN_ACT_LEAKY_RELU}, {"identity", GN_ACT_IDENTITY}, {NULL, 0},
 };
 static const name_value output_acts[] = {
-    {"softmax", GN_ACT_SOFTMAX}, {"sigmoid", GN_ACT_SIGMOID},       {"tanh", GN_ACT_TANH},
-    {"relu", GN_ACT_RELU},       {"leaky-relu", GN_ACT_LEAKY_RELU}, {"identity", GN_ACT_IDENTITY},
+    {"softmax", GN_ACT_SOFTMAX},
+    {"sigmoid", GN_ACT_SIGMOID},
+    {"tanh", GN_ACT_TANH},
+    {"relu", GN_ACT_RELU},
+    {"leaky-relu", GN_ACT_LEAKY_RELU},
+    {"identity", GN_ACT_IDENTITY},
     {NULL, 0},
 };
 static const name_value losses[] = {
-    {"quadratic", GN_LOSS_QUADRATIC}, {"bce", GN_LOSS_BCE}, {"cce", GN_LOSS_CCE}, {NULL, 0},
+    {"quadratic", GN_LOSS_QUADRATIC},
+    {"bce", GN_LOSS_BCE},
+    {"cce", GN_LOSS_CCE},
+    {NULL, 0},
 };
 static const name_value inits[] = {
-    {"auto", GN_INIT_AUTO}, {"xavier", GN_INIT_XAVIER}, {"he", GN_INIT_HE},
-    {"nielsen", GN_INIT_NIELSEN}, {NULL, 0},
+    {"auto", GN_INIT_AUTO},
+    {"xavier", GN_INIT_XAVIER},
+    {"he", GN_INIT_HE},
+    {"nielsen", GN_INIT_NIELSEN},
+    {NULL, 0},
 };
 static const name_value impls[] = {
-    {"blas", GN_IMPL_BLAS}, {"naive", GN_IMPL_NAIVE}, {"loop", GN_IMPL_LOOP}, {NULL, 0},
+    {"blas", GN_IMPL_BLAS},
+    {"naive", GN_IMPL_NAIVE},
+    {"loop", GN_IMPL_LOOP},
+    {NULL, 0},
 };
 
 static const char *name_of(const name_value *table, int value)
@@ -135,7 +148,8 @@ typedef struct train_args {
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-static void usage_error(const char *fmt, ...)
+static void
+usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -304,10 +318,9 @@ static int parse_train_args(int argc, char **argv, train_args *a)
         name[len] = '\0';
 
         static const char *const valued[] = {
-            "--data", "--label-column", "--test-frac", "--split-seed", "--layers",
-            "--act",  "--out",          "--loss",      "--init",       "--epochs",
-            "--batch", "--eta",         "--seed",      "--threads",    "--impl",
-            "--every", NULL,
+            "--data", "--label-column", "--test-frac", "--split-seed", "--layers", "--act",
+            "--out",  "--loss",         "--init",      "--epochs",     "--batch",  "--eta",
+            "--seed", "--threads",      "--impl",      "--every",      NULL,
         };
         int known = 0;
         for (const char *const *v = valued; *v && !known; v++)
@@ -451,13 +464,12 @@ static int on_epoch(gn_net *net, const gn_epoch_info *info, void *user)
 
     double train_acc = 0.0, test_acc = 0.0;
     const gn_dataset *tr = pr->train, *te = pr->test;
-    gn_status st = gn_net_evaluate(net, gn_dataset_x(tr), gn_dataset_n_features(tr),
-                                   gn_dataset_y(tr), gn_dataset_n_outputs(tr),
-                                   gn_dataset_n_samples(tr), NULL, &train_acc);
+    gn_status st =
+        gn_net_evaluate(net, gn_dataset_x(tr), gn_dataset_n_features(tr), gn_dataset_y(tr),
+                        gn_dataset_n_outputs(tr), gn_dataset_n_samples(tr), NULL, &train_acc);
     if (st == GN_OK)
         st = gn_net_evaluate(net, gn_dataset_x(te), gn_dataset_n_features(te), gn_dataset_y(te),
-                             gn_dataset_n_outputs(te), gn_dataset_n_samples(te), NULL,
-                             &test_acc);
+                             gn_dataset_n_outputs(te), gn_dataset_n_samples(te), NULL, &test_acc);
     if (st != GN_OK) {
         pr->status = st;
         return 1;
@@ -481,14 +493,9 @@ static int cmd_train(int argc, char **argv)
     train_args a;
     train_args_defaults(&a);
     switch (parse_train_args(argc, argv, &a)) {
-    case PARSE_HELP:
-        fputs(usage_text, stdout);
-        return 0;
-    case PARSE_ERROR:
-        fputs("Try 'gemmnet help'.\n", stderr);
-        return EXIT_USAGE;
-    default:
-        break;
+    case PARSE_HELP: fputs(usage_text, stdout); return 0;
+    case PARSE_ERROR: fputs("Try 'gemmnet help'.\n", stderr); return EXIT_USAGE;
+    default: break;
     }
 
     const char *path = a.data ? a.data : resolve_default_data();
@@ -524,8 +531,9 @@ static int cmd_train(int argc, char **argv)
     } else if (a.sizes[0] != n_features || a.sizes[a.n_sizes - 1] != n_classes) {
         fputs("gemmnet: --layers ", stderr);
         print_sizes(stderr, a.sizes, a.n_sizes);
-        fprintf(stderr, " does not fit %s: it has %zu features and %zu classes, so the layers "
-                        "must start with %zu and end with %zu\n",
+        fprintf(stderr,
+                " does not fit %s: it has %zu features and %zu classes, so the layers "
+                "must start with %zu and end with %zu\n",
                 path, n_features, n_classes, n_features, n_classes);
         rc = EXIT_USAGE;
         goto done;
@@ -570,8 +578,8 @@ static int cmd_train(int argc, char **argv)
 
     size_t n_train = gn_dataset_n_samples(train), n_test = gn_dataset_n_samples(test);
     if (!a.quiet) {
-        printf("data %s: %zu samples (%zu train, %zu test), %zu features, %zu classes\n", path,
-               n, n_train, n_test, n_features, n_classes);
+        printf("data %s: %zu samples (%zu train, %zu test), %zu features, %zu classes\n", path, n,
+               n_train, n_test, n_features, n_classes);
         printf("net ");
         print_sizes(stdout, a.sizes, a.n_sizes);
         printf(" act=%s out=%s loss=%s init=%s; epochs=%ld batch=%ld eta=%g seed=%llu "
@@ -590,8 +598,8 @@ static int cmd_train(int argc, char **argv)
     opt.eta = a.eta;
     opt.on_epoch = on_epoch;
     opt.user = &pr;
-    st = gn_net_train(net, gn_dataset_x(train), n_features, gn_dataset_y(train), n_classes,
-                      n_train, &opt);
+    st = gn_net_train(net, gn_dataset_x(train), n_features, gn_dataset_y(train), n_classes, n_train,
+                      &opt);
     if (st == GN_OK)
         st = pr.status;
     if (st != GN_OK) {
@@ -601,15 +609,15 @@ static int cmd_train(int argc, char **argv)
     }
 
     double test_loss, test_acc;
-    st = gn_net_evaluate(net, gn_dataset_x(test), n_features, gn_dataset_y(test), n_classes,
-                         n_test, &test_loss, &test_acc);
+    st = gn_net_evaluate(net, gn_dataset_x(test), n_features, gn_dataset_y(test), n_classes, n_test,
+                         &test_loss, &test_acc);
     if (st != GN_OK) {
         const char *msg = gn_net_last_error(net);
         fprintf(stderr, "gemmnet: %s\n", msg[0] ? msg : gn_strerror(st));
         goto done;
     }
-    printf("test_accuracy=%.4f test_loss=%.4f train_seconds=%.6f samples_per_s=%.0f\n",
-           test_acc, test_loss, pr.seconds, pr.seconds > 0.0 ? pr.samples / pr.seconds : 0.0);
+    printf("test_accuracy=%.4f test_loss=%.4f train_seconds=%.6f samples_per_s=%.0f\n", test_acc,
+           test_loss, pr.seconds, pr.seconds > 0.0 ? pr.samples / pr.seconds : 0.0);
     rc = fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
 
 done:
