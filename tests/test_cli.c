@@ -1,6 +1,6 @@
 /* The gemmnet command line, run as a user would: results, the final line's format, and
  * exit statuses and messages for bad input. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -84,7 +84,7 @@ Test(cli, runtime_errors_exit_1_with_a_message)
 {
     cr_assert_eq(run("train --data /nonexistent/x.csv", out, sizeof out), 1);
     cr_assert_not_null(strstr(out, "/nonexistent/x.csv"), "%s", out);
-    cr_assert_eq(run("train --loss bce --out softmax", out, sizeof out), 1, "%s", out);
+    cr_assert_eq(run("train --loss bce --out softmax", out, sizeof out), 2, "%s", out);
     const char *dir = getenv("GEMMNET_TEST_DIR");
     char args[4096];
     snprintf(args, sizeof args, "train --data '%s/test_cli.c'", dir ? dir : ".");
@@ -99,4 +99,37 @@ Test(cli, help_and_version)
     cr_assert_not_null(strstr(out, "--layers"));
     cr_assert_eq(run("version", out, sizeof out), 0);
     cr_assert_not_null(strstr(out, GN_VERSION_STRING));
+}
+
+Test(cli, csv_options_header_delimiter_and_derived_output)
+{
+    char path[] = "/tmp/gemmnet-cli-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    /* no header, string labels, semicolons: auto-detection would eat the first row */
+    fputs("1;2;cat\n3;4;dog\n1;2.5;cat\n3;4.2;dog\n1.1;2;cat\n3.1;4;dog\n", f);
+    fclose(f);
+    char args[512];
+    snprintf(args, sizeof args, "train --data %s --delimiter ';' --header no --epochs 2", path);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, ": 6 samples"), "every row is data: %s", out);
+    snprintf(args, sizeof args, "train --data %s --delimiter ';' --epochs 2", path);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, ": 5 samples"), "auto takes the first row as header: %s", out);
+    snprintf(args, sizeof args, "train --data %s --delimiter ';;'", path);
+    cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+    /* one class only: nothing to learn, said plainly */
+    f = fopen(path, "w");
+    fputs("1,0\n2,0\n3,0\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "train --data %s", path);
+    cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "only one class"), "%s", out);
+    remove(path);
+    /* --loss bce without --out picks the sigmoid output it needs */
+    cr_assert_eq(run("train --loss bce --epochs 5", out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "out=sigmoid"), "%s", out);
+    cr_assert_eq(run("train --loss cce --out tanh", out, sizeof out), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "needs a softmax output"), "%s", out);
 }

@@ -45,6 +45,9 @@ static const char usage_text[] =
     "  --data FILE          CSV file: numeric features and one label column\n"
     "                       (default: the bundled iris.csv)\n"
     "  --label-column N     0-based column of the class label (default: last)\n"
+    "  --header WHEN        auto|yes|no: is the first line a header? (default auto: yes if\n"
+    "                       any field, the label included, is not a number)\n"
+    "  --delimiter C        field separator, one character or 'tab' (default ',')\n"
     "  --test-frac F        fraction held out for testing, 0 < F < 1 (default 0.2)\n"
     "  --split-seed N       seed of the train/test shuffle (default 42)\n"
     "  --layers A,B,...,Z   all layer widths, inputs first, outputs last\n"
@@ -52,7 +55,7 @@ static const char usage_text[] =
     "  --act NAME           hidden activation: sigmoid|tanh|relu|leaky-relu|identity\n"
     "                       (default sigmoid)\n"
     "  --out NAME           output activation: softmax|sigmoid|tanh|relu|leaky-relu|identity\n"
-    "                       (default softmax)\n"
+    "                       (default softmax; sigmoid with --loss bce)\n"
     "  --loss NAME          quadratic|bce|cce (default cce; bce needs --out sigmoid,\n"
     "                       cce needs --out softmax)\n"
     "  --init NAME          auto|xavier|he|nielsen (default auto)\n"
@@ -123,6 +126,9 @@ static const char *name_of(const name_value *table, int value)
 typedef struct train_args {
     const char *data;  /* NULL: the default dataset */
     long label_column; /* -1: last */
+    int header;        /* -1 auto, 0 no, 1 yes */
+    char delimiter;
+    int out_set; /* --out given: do not derive it from the loss */
     double test_frac;
     uint64_t split_seed;
     size_t sizes[GN_MAX_SIZES];
@@ -245,7 +251,9 @@ static int parse_layers(const char *opt, const char *s, size_t *sizes, size_t *n
         p = end + 1;
     }
     if (n < 2) {
-        usage_error("%s: '%s' needs at least two widths (inputs and outputs)", opt, s);
+        usage_error("%s: '%s' needs at least two widths (inputs and outputs), separated by "
+                    "commas, e.g. 4,16,3",
+                    opt, s);
         return 0;
     }
     *n_sizes = n;
@@ -275,6 +283,8 @@ static void train_args_defaults(train_args *a)
 {
     memset(a, 0, sizeof *a);
     a->label_column = -1;
+    a->header = -1;
+    a->delimiter = ',';
     a->test_frac = DEF_TEST_FRAC;
     a->split_seed = DEF_SPLIT_SEED;
     a->act = GN_ACT_SIGMOID;
@@ -301,7 +311,7 @@ static int parse_train_args(int argc, char **argv, train_args *a)
             continue;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            usage_error("unexpected argument '%s'", arg);
+            usage_error("unexpected argument '%s' (a dataset is given with --data FILE)", arg);
             return PARSE_ERROR;
         }
 
@@ -318,9 +328,10 @@ static int parse_train_args(int argc, char **argv, train_args *a)
         name[len] = '\0';
 
         static const char *const valued[] = {
-            "--data", "--label-column", "--test-frac", "--split-seed", "--layers", "--act",
-            "--out",  "--loss",         "--init",      "--epochs",     "--batch",  "--eta",
-            "--seed", "--threads",      "--impl",      "--every",      NULL,
+            "--data",  "--label-column", "--test-frac", "--split-seed", "--layers",
+            "--act",   "--out",          "--loss",      "--init",       "--epochs",
+            "--batch", "--eta",          "--seed",      "--threads",    "--impl",
+            "--every", "--header",       "--delimiter", NULL,
         };
         int known = 0;
         for (const char *const *v = valued; *v && !known; v++)
@@ -368,6 +379,19 @@ static int parse_train_args(int argc, char **argv, train_args *a)
         } else if (strcmp(name, "--out") == 0) {
             ok = parse_name(name, val, output_acts, &e);
             a->out = (gn_act)e;
+            a->out_set = 1;
+        } else if (strcmp(name, "--header") == 0) {
+            static const name_value whens[] = {{"auto", -1}, {"yes", 1}, {"no", 0}, {NULL, 0}};
+            ok = parse_name(name, val, whens, &a->header);
+        } else if (strcmp(name, "--delimiter") == 0) {
+            if (strcmp(val, "tab") == 0 || strcmp(val, "\\t") == 0)
+                a->delimiter = '\t';
+            else if (strlen(val) == 1 && val[0] != '"' && val[0] != '\n' && val[0] != '\r')
+                a->delimiter = val[0];
+            else {
+                usage_error("%s: '%s' is not one character (or 'tab'), nor a quote", name, val);
+                ok = 0;
+            }
         } else if (strcmp(name, "--loss") == 0) {
             ok = parse_name(name, val, losses, &e);
             a->loss = (gn_loss)e;
@@ -516,6 +540,8 @@ static int cmd_train(int argc, char **argv)
     gn_csv_options csv;
     gn_csv_options_defaults(&csv);
     csv.label_column = a.label_column;
+    csv.header = a.header;
+    csv.delimiter = a.delimiter;
     if ((st = gn_dataset_load_csv(&all, path, &csv, err, sizeof err)) != GN_OK) {
         fprintf(stderr, "gemmnet: %s\n", err[0] ? err : gn_strerror(st));
         goto done;
@@ -523,6 +549,13 @@ static int cmd_train(int argc, char **argv)
     size_t n = gn_dataset_n_samples(all), n_features = gn_dataset_n_features(all),
            n_classes = gn_dataset_n_outputs(all);
 
+    if (n_classes < 2) {
+        fprintf(stderr,
+                "gemmnet: %s has only one class (label %zu): there is nothing to tell apart "
+                "(is --label-column right?)\n",
+                path, n_classes - 1);
+        goto done;
+    }
     if (a.n_sizes == 0) {
         a.sizes[0] = n_features;
         a.sizes[1] = DEF_HIDDEN;
@@ -555,7 +588,7 @@ static int cmd_train(int argc, char **argv)
     cfg.n_sizes = a.n_sizes;
     cfg.sizes = a.sizes;
     cfg.hidden_act = a.act;
-    cfg.output_act = a.out;
+    cfg.output_act = a.out_set || a.loss != GN_LOSS_BCE ? a.out : GN_ACT_SIGMOID;
     cfg.loss = a.loss;
     cfg.init = a.init;
     cfg.seed = a.seed;
@@ -569,6 +602,8 @@ static int cmd_train(int argc, char **argv)
         fprintf(stderr, "gemmnet: cannot create the network (layers ");
         print_sizes(stderr, a.sizes, a.n_sizes);
         fprintf(stderr, "): %s\n", why[0] ? why : gn_strerror(st));
+        if (st == GN_ERR_ARG || st == GN_ERR_UNSUPPORTED)
+            rc = EXIT_USAGE; /* the options do not go together */
         goto done;
     }
     if ((st = gn_net_set_impl(net, a.impl)) != GN_OK) {
@@ -584,7 +619,7 @@ static int cmd_train(int argc, char **argv)
         print_sizes(stdout, a.sizes, a.n_sizes);
         printf(" act=%s out=%s loss=%s init=%s; epochs=%ld batch=%ld eta=%g seed=%llu "
                "impl=%s threads=%d\n",
-               name_of(hidden_acts, (int)a.act), name_of(output_acts, (int)a.out),
+               name_of(hidden_acts, (int)a.act), name_of(output_acts, (int)cfg.output_act),
                name_of(losses, (int)a.loss), name_of(inits, (int)a.init), a.epochs, a.batch,
                (double)a.eta, (unsigned long long)a.seed, name_of(impls, (int)a.impl),
                gn_get_threads());
