@@ -130,13 +130,7 @@ static void no_alloc_in_steps(gn_impl impl)
     gn_set_threads(1);
     const size_t sizes[] = {50, 40, 30, 10};
     const gn_act acts[] = {GN_ACT_RELU, GN_ACT_TANH, GN_ACT_SOFTMAX};
-    gn_net_config cfg;
-    gn_net_config_defaults(&cfg);
-    cfg.sizes = sizes;
-    cfg.n_sizes = 4;
-    cfg.acts = acts;
-    cfg.loss = GN_LOSS_CCE;
-    cfg.max_batch = 64;
+    gn_net_config cfg = net_config(sizes, 4, acts, GN_LOSS_CCE, 64, 1);
     cfg.impl = impl;
     gn_net *net;
     cr_assert_eq(gn_net_create(&net, &cfg), GN_OK);

@@ -123,15 +123,8 @@ static void make_setup(setup *s, combo c)
     s->acts[2] = c.out;
     s->loss = c.loss;
     for (uint64_t seed = 1; seed < 200; seed++) {
-        gn_net_config cfg;
-        gn_net_config_defaults(&cfg);
-        cfg.n_sizes = N_SIZES;
-        cfg.sizes = sizes;
-        cfg.acts = s->acts;
-        cfg.loss = c.loss;
-        cfg.seed = seed;
+        gn_net_config cfg = net_config(sizes, N_SIZES, s->acts, c.loss, BATCH, seed);
         cfg.init = GN_INIT_XAVIER;
-        cfg.max_batch = BATCH;
         cfg.leaky_slope = SLOPE;
         gn_net_free(s->net);
         cr_assert_eq(gn_net_create(&s->net, &cfg), GN_OK);

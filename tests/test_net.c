@@ -8,22 +8,6 @@
 
 #include "testutil.h"
 
-static gn_net *make_net(const size_t *sizes, size_t n_sizes, const gn_act *acts, gn_loss loss,
-                        size_t max_batch, uint64_t seed)
-{
-    gn_net_config cfg;
-    gn_net_config_defaults(&cfg);
-    cfg.sizes = sizes;
-    cfg.n_sizes = n_sizes;
-    cfg.acts = acts;
-    cfg.loss = loss;
-    cfg.max_batch = max_batch;
-    cfg.seed = seed;
-    gn_net *net = NULL;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_OK);
-    return net;
-}
-
 Test(net, layout_and_introspection)
 {
     const size_t sizes[] = {3, 4, 2};

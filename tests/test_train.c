@@ -12,14 +12,7 @@ Test(train, xor_2_4_1_sigmoid)
     gn_set_threads(1);
     const size_t sizes[] = {2, 4, 1};
     const float X[8] = {0, 0, 0, 1, 1, 0, 1, 1}, Y[4] = {0, 1, 1, 0};
-    gn_net_config cfg;
-    gn_net_config_defaults(&cfg); /* sigmoid everywhere, quadratic loss */
-    cfg.sizes = sizes;
-    cfg.n_sizes = 3;
-    cfg.max_batch = 4;
-    cfg.seed = 3;
-    gn_net *net;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_OK);
+    gn_net *net = make_net(sizes, 3, NULL, GN_LOSS_QUADRATIC, 4, 3); /* sigmoid everywhere */
     double before, loss, acc;
     cr_assert_eq(gn_net_evaluate(net, X, 2, Y, 1, 4, &before, NULL), GN_OK);
     gn_train_options opt;
@@ -47,13 +40,7 @@ static void iris(gn_impl impl, gn_act hidden)
     cr_assert_eq(gn_dataset_split(all, 0.8, 42, &train, &test), GN_OK);
     const size_t sizes[] = {4, 16, 3};
     const gn_act acts[] = {hidden, GN_ACT_SOFTMAX};
-    gn_net_config cfg;
-    gn_net_config_defaults(&cfg);
-    cfg.sizes = sizes;
-    cfg.n_sizes = 3;
-    cfg.acts = acts;
-    cfg.loss = GN_LOSS_CCE;
-    cfg.max_batch = 10;
+    gn_net_config cfg = net_config(sizes, 3, acts, GN_LOSS_CCE, 10, 1);
     cfg.impl = impl;
     gn_net *net;
     cr_assert_eq(gn_net_create(&net, &cfg), GN_OK);

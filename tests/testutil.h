@@ -1,10 +1,11 @@
-/* Helpers shared by the tests: deterministic random data and error measures.
- * Everything here is independent of the code under test except the public RNG. */
+/* Helpers shared by the tests: deterministic random data, error measures and network set-up.
+ * The data and measures depend on nothing under test but the public RNG. */
 #ifndef GN_TESTUTIL_H
 #define GN_TESTUTIL_H
 
 #include "gemmnet.h"
 
+#include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -41,6 +42,32 @@ static inline double rel_err(double a, double n)
 {
     double d = fabs(a - n), s = fmax(fabs(a), fabs(n));
     return s == 0.0 ? 0.0 : d / s;
+}
+
+/* The default configuration with these fields set (acts may be NULL: then hidden_act and
+ * output_act apply). */
+static inline gn_net_config net_config(const size_t *sizes, size_t n_sizes, const gn_act *acts,
+                                       gn_loss loss, size_t max_batch, uint64_t seed)
+{
+    gn_net_config cfg;
+    gn_net_config_defaults(&cfg);
+    cfg.sizes = sizes;
+    cfg.n_sizes = n_sizes;
+    cfg.acts = acts;
+    cfg.loss = loss;
+    cfg.max_batch = max_batch;
+    cfg.seed = seed;
+    return cfg;
+}
+
+/* A network from net_config(...); failing to create it fails the test. */
+static inline gn_net *make_net(const size_t *sizes, size_t n_sizes, const gn_act *acts,
+                               gn_loss loss, size_t max_batch, uint64_t seed)
+{
+    gn_net_config cfg = net_config(sizes, n_sizes, acts, loss, max_batch, seed);
+    gn_net *net = NULL;
+    cr_assert_eq(gn_net_create(&net, &cfg), GN_OK);
+    return net;
 }
 
 #endif
