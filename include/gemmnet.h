@@ -44,7 +44,7 @@ extern "C" {
  *
  *            Back-propagation, with Δ^l = ∂C/∂Z^l (n_l × m) and C the batch-mean loss:
  *
- *                Δ^L := ∇_A C ⊙ σ_L'(Z^L)   (simplified to (A^L − Y)/m for the cross-entropies)
+ *                Δ^L := ∇_A C ⊙ σ_L'(Z^L)   (see Losses for the output error actually used)
  *                Δ^l := ((W^{l+1})ᵀ · Δ^{l+1}) ⊙ σ_l'(Z^l)   (sgemm Trans, NoTrans)
  *                dW^l := (1/m) · Δ^l · (A^{l-1})ᵀ              (sgemm NoTrans, Trans)
  *                db^l := (1/m) · Δ^l · 1                        (row means, fused)
@@ -65,10 +65,16 @@ extern "C" {
  *                quadratic        c = ½ ‖a − y‖²                 (Nielsen, chapter 1)
  *                binary CE        c = −Σ_i [y_i ln a_i + (1 − y_i) ln(1 − a_i)]   (sigmoid out)
  *                categorical CE   c = −Σ_i y_i ln a_i                             (softmax out)
+ *            Output error per sample, before the 1/m: quadratic on an element-wise σ:
+ *            (a − y) ⊙ σ'(z); quadratic on softmax: J_softmaxᵀ (a − y), i.e.
+ *            a ⊙ (g − aᵀg) with g = a − y; BCE on sigmoid: a − y; CCE on softmax:
+ *            a·Σ_i y_i − y, which is the familiar a − y when the targets sum to one.
+ *            Logs are clamped at ln 1e-30, so a saturated output gives a large finite loss.
  *
  * Errors.    Every fallible call returns a gn_status: GN_OK (0) on success, a negative code
  *            on failure, and then leaves its outputs and the network untouched unless the
- *            function's documentation says otherwise. The library never prints, never exits
+ *            function's documentation says otherwise (the training calls still report the
+ *            non-finite loss that made them fail). The library never prints, never exits
  *            and never aborts. A message with details about the last failed call on a network
  *            is kept by gn_net_last_error().
  *
@@ -186,7 +192,8 @@ typedef enum gn_act {
 typedef enum gn_loss {
     GN_LOSS_QUADRATIC = 0, /**< ½‖a − y‖²; any output activation, softmax included */
     GN_LOSS_BCE = 1,       /**< binary cross-entropy; requires a sigmoid output layer */
-    GN_LOSS_CCE = 2,       /**< categorical cross-entropy; requires a softmax output layer */
+    GN_LOSS_CCE = 2,       /**< categorical cross-entropy; requires a softmax output layer;
+                                targets are usually one-hot or probabilities */
 } gn_loss;
 #define GN_LOSS_COUNT 3
 
@@ -304,19 +311,23 @@ GN_API gn_status gn_net_layer_offsets(const gn_net *net, size_t l, size_t *w_off
 /*==== Compute ===============================================================================
  * X is n_inputs × m (ldx ≥ n_inputs), Y is n_outputs × m (ldy ≥ n_outputs), both
  * column-major, one sample per column. A NaN or infinity in X or Y is not searched for
- * (that would cost a pass over the data); it shows as a non-finite loss, which the training
- * calls report as GN_ERR_NONFINITE.
+ * (that would cost a pass over the data); it shows as a non-finite loss or gradient, which
+ * the training calls report as GN_ERR_NONFINITE without changing the parameters.
+ * X and Y must not overlap the network's own memory (parameters, gradients, or the output
+ * of gn_net_forward): the calls write there while they read X and Y. Copy such data first.
  */
 
 /** Forward pass of m ≤ gn_net_max_batch samples. On success *out points to the output
  *  activations A^L (n_outputs × m, ld = n_outputs), owned by the network and valid until
- *  the next compute call on it. No allocation.
- *  Returns GN_ERR_NULL, GN_ERR_DIM (m = 0, ldx < n_inputs), GN_ERR_BATCH (m > max_batch). */
+ *  the next compute call on it, gn_net_reserve or gn_net_free. No allocation.
+ *  Returns GN_ERR_NULL, GN_ERR_DIM (m = 0, ldx < n_inputs, ldx > INT_MAX),
+ *  GN_ERR_BATCH (m > max_batch). */
 GN_API gn_status gn_net_forward(gn_net *net, const float *X, size_t ldx, size_t m,
                                 const float **out);
 
 /** Inference for any number of samples n: writes the outputs to Y (n_outputs × n,
- *  ldy ≥ n_outputs), processing max_batch columns at a time. No allocation.
+ *  ldy ≥ n_outputs), processing max_batch columns at a time. Y must not overlap X.
+ *  No allocation.
  *  Returns GN_ERR_NULL, GN_ERR_DIM (n = 0, ld too small). */
 GN_API gn_status gn_net_predict(gn_net *net, const float *X, size_t ldx, size_t n, float *Y,
                                 size_t ldy);
@@ -330,8 +341,9 @@ GN_API gn_status gn_net_backprop(gn_net *net, const float *X, size_t ldx, const 
 
 /** One step of mini-batch gradient descent, Nielsen's update_mini_batch:
  *  gn_net_backprop, then params := params − eta · grads. No allocation.
- *  If the batch loss is not finite the parameters are left unchanged and GN_ERR_NONFINITE
- *  is returned (the gradient buffer then holds the non-finite gradient).
+ *  If the batch loss or any gradient entry is not finite the parameters are left unchanged
+ *  and GN_ERR_NONFINITE is returned (*loss and the gradient buffer then hold what was
+ *  computed).
  *  Returns GN_ERR_NULL, GN_ERR_DIM, GN_ERR_BATCH, GN_ERR_ARG (eta not finite or ≤ 0),
  *  GN_ERR_NONFINITE. */
 GN_API gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float *Y,
@@ -379,7 +391,9 @@ GN_API void gn_train_options_defaults(gn_train_options *opt);
  *  Allocates one index array of n entries for the duration of the call (not per step).
  *  Returns GN_ERR_NULL, GN_ERR_DIM, GN_ERR_ARG (epochs 0, batch 0 or > max_batch, bad eta),
  *  GN_ERR_NOMEM, GN_ERR_NONFINITE (training diverged: the parameters are those from before
- *  the failing step). A callback asking to stop is not an error. */
+ *  the failing step), GN_ERR_BATCH (the callback shrank the workspace below opt->batch).
+ *  A callback asking to stop is not an error. The callback may read and write the
+ *  parameters and call the compute functions, but must not free the network. */
 GN_API gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
                               size_t n, const gn_train_options *opt);
 
@@ -395,7 +409,7 @@ typedef struct gn_rng {
 GN_API void gn_rng_seed(gn_rng *rng, uint64_t seed);
 /** Next 64 random bits. rng must not be NULL. */
 GN_API uint64_t gn_rng_next(gn_rng *rng);
-/** Uniform double in [0, 1) with 53 random bits. */
+/** Uniform double in [0, 1) with 53 random bits. rng must not be NULL (likewise below). */
 GN_API double gn_rng_uniform(gn_rng *rng);
 /** Uniform integer in [0, bound) without modulo bias; bound 0 or 1 gives 0. */
 GN_API uint64_t gn_rng_below(gn_rng *rng, uint64_t bound);
@@ -420,19 +434,23 @@ GN_API void gn_csv_options_defaults(gn_csv_options *opt);
 
 /** Loads a CSV file of numeric features and one class-label column. Labels are integers in
  *  [0, 65535] (class = value) or strings (classes numbered in order of first appearance, at
- *  most 65536); which of the two is decided by the first data row. Y is one-hot with
+ *  most 65536); the first data row decides: if its label is a number, every label must be
+ *  one, otherwise every label (numbers included) is a class name. Y is one-hot with
  *  n_outputs = number of classes (max integer + 1). A numeric field has at most 255
- *  characters; surrounding blanks and double quotes are not part of a field. Blank lines are
- *  skipped. With header = −1 the first line is a header if any of its fields, the label
+ *  characters and is read with strtod, which follows the process's LC_NUMERIC locale (a host
+ *  that sets a decimal-comma locale must switch to "C" around the call). Surrounding blanks
+ *  and double quotes are not part of a field, and a quoted field cannot contain the
+ *  delimiter. Lines end in "\n" or "\r\n"; a leading UTF-8 byte-order mark and blank lines
+ *  are skipped. With header = −1 the first line is a header if any of its fields, the label
  *  included, is not a number (so a headerless file with string labels needs header = 0).
  *  On failure *out is NULL and, if err is not NULL, a message naming the line and column
  *  (both counted from 1, the column among all columns) of the first bad field is written to
  *  err (errlen bytes, always NUL-terminated). opt may be NULL for defaults.
- *  Returns GN_ERR_NULL, GN_ERR_ARG (header not in {−1, 0, 1}, label_column < −1, delimiter
- *  NUL, newline, carriage return or '"'), GN_ERR_IO (cannot open or read), GN_ERR_FORMAT (bad
- *  field, ragged line, no data, fewer than 2 columns, label column out of range, label out
- *  of range or of the other kind than the first row's), GN_ERR_NONFINITE (NaN or infinity in
- *  a feature, or a value beyond the float range), GN_ERR_NOMEM. Thread-safe. */
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (header not in {−1, 0, 1}, label_column < −1, a
+ *  delimiter that is NUL, a line end, '"', a letter, a digit, '.', '+' or '−'), GN_ERR_IO (cannot
+ * open or read), GN_ERR_FORMAT (bad field, ragged line, no data, fewer than 2 columns, label column
+ * out of range, label out of range or of the other kind than the first row's), GN_ERR_NONFINITE
+ * (NaN or infinity in a feature, or a value beyond the float range), GN_ERR_NOMEM. Thread-safe. */
 GN_API gn_status gn_dataset_load_csv(gn_dataset **out, const char *path, const gn_csv_options *opt,
                                      char *err, size_t errlen);
 

@@ -20,71 +20,66 @@ static void softmax_column(float *a, size_t n)
         a[i] *= inv;
 }
 
-void gn__act_forward(gn_act act, float slope, float *A, const float *b, size_t n, size_t m)
-{
-    for (size_t j = 0; j < m; j++) {
-        float *restrict a = A + j * n;
-        switch (act) {
-        case GN_ACT_IDENTITY:
-        case GN_ACT_SOFTMAX:
-            for (size_t i = 0; i < n; i++)
-                a[i] += b[i];
-            if (act == GN_ACT_SOFTMAX)
-                softmax_column(a, n);
-            break;
-        case GN_ACT_SIGMOID:
-            for (size_t i = 0; i < n; i++)
-                a[i] = sigmoid(a[i] + b[i]);
-            break;
-        case GN_ACT_TANH:
-            for (size_t i = 0; i < n; i++)
-                a[i] = tanhf(a[i] + b[i]);
-            break;
-        case GN_ACT_RELU:
-            for (size_t i = 0; i < n; i++) {
-                float z = a[i] + b[i];
-                a[i] = z > 0.0f ? z : 0.0f;
-            }
-            break;
-        case GN_ACT_LEAKY_RELU:
-            for (size_t i = 0; i < n; i++) {
-                float z = a[i] + b[i];
-                a[i] = z > 0.0f ? z : slope * z;
-            }
-            break;
-        }
+/* One loop per activation, with the activation chosen outside it, so each loop is a plain
+ * element-wise sweep the compiler can vectorise. */
+#define FOR_EACH_COLUMN(body)                                                                      \
+    for (size_t j = 0; j < m; j++) {                                                               \
+        float *restrict a = A + j * n;                                                             \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            float z = a[i] + b[i];                                                                 \
+            body;                                                                                  \
+        }                                                                                          \
     }
-}
 
-/* σ'(z) from a = σ(z). For the ReLU family a > 0 exactly when z > 0 because slope ≥ 0. */
-static inline float deriv(gn_act act, float slope, float a)
+void gn__act_forward(gn_act act, float slope, float *A, const float *restrict b, size_t n, size_t m)
 {
+    const float rest = 1.0f - slope; /* (float)(z > 0) selects without a branch */
     switch (act) {
-    case GN_ACT_SIGMOID: return a * (1.0f - a);
-    case GN_ACT_TANH: return 1.0f - a * a;
-    case GN_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
-    case GN_ACT_LEAKY_RELU: return a > 0.0f ? 1.0f : slope;
-    case GN_ACT_IDENTITY:
-    case GN_ACT_SOFTMAX: break;
+    case GN_ACT_IDENTITY: FOR_EACH_COLUMN(a[i] = z); break;
+    case GN_ACT_SIGMOID: FOR_EACH_COLUMN(a[i] = sigmoid(z)); break;
+    case GN_ACT_TANH: FOR_EACH_COLUMN(a[i] = tanhf(z)); break;
+    case GN_ACT_RELU: FOR_EACH_COLUMN(a[i] = z < 0.0f ? 0.0f : z); break; /* NaN stays NaN */
+    case GN_ACT_LEAKY_RELU: FOR_EACH_COLUMN(a[i] = z * (slope + rest * (float)(z > 0.0f))); break;
+    case GN_ACT_SOFTMAX:
+        FOR_EACH_COLUMN(a[i] = z);
+        for (size_t j = 0; j < m; j++)
+            softmax_column(A + j * n, n);
+        break;
     }
-    return 1.0f;
 }
+#undef FOR_EACH_COLUMN
 
-void gn__act_backward(gn_act act, float slope, float *D, const float *A, float *db, size_t n,
-                      size_t m)
+/* D := D ⊙ σ'(Z) with σ' written in terms of the output a = σ(z), and db += D in the same
+ * sweep. For the ReLU family a > 0 exactly when z > 0 because slope ≥ 0. */
+#define FOR_EACH_COLUMN(deriv)                                                                     \
+    for (size_t j = 0; j < m; j++) {                                                               \
+        float *restrict d = D + j * n;                                                             \
+        const float *restrict a = A + j * n;                                                       \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            float ai = a[i];                                                                       \
+            (void)ai;                                                                              \
+            float v = d[i] * (deriv);                                                              \
+            d[i] = v;                                                                              \
+            db[i] += v;                                                                            \
+        }                                                                                          \
+    }
+
+void gn__act_backward(gn_act act, float slope, float *D, const float *A, float *restrict db,
+                      size_t n, size_t m)
 {
+    const float rest = 1.0f - slope;
     for (size_t i = 0; i < n; i++)
         db[i] = 0.0f;
-    for (size_t j = 0; j < m; j++) {
-        float *restrict d = D + j * n;
-        const float *restrict a = A + j * n;
-        if (act != GN_ACT_IDENTITY)
-            for (size_t i = 0; i < n; i++)
-                d[i] *= deriv(act, slope, a[i]);
-        for (size_t i = 0; i < n; i++)
-            db[i] += d[i];
+    switch (act) {
+    case GN_ACT_IDENTITY:
+    case GN_ACT_SOFTMAX: FOR_EACH_COLUMN(1.0f); break;
+    case GN_ACT_SIGMOID: FOR_EACH_COLUMN(ai * (1.0f - ai)); break;
+    case GN_ACT_TANH: FOR_EACH_COLUMN(1.0f - ai * ai); break;
+    case GN_ACT_RELU: FOR_EACH_COLUMN((float)(ai > 0.0f)); break;
+    case GN_ACT_LEAKY_RELU: FOR_EACH_COLUMN(slope + rest * (float)(ai > 0.0f)); break;
     }
     float inv_m = 1.0f / (float)m;
     for (size_t i = 0; i < n; i++)
         db[i] *= inv_m;
 }
+#undef FOR_EACH_COLUMN

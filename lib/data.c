@@ -1,8 +1,10 @@
 /* Datasets: CSV loading into column-major feature and one-hot target matrices, and splits. */
+#define _POSIX_C_SOURCE 200809L /* the XSI strerror_r */
 #include "internal.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +36,9 @@ void gn_dataset_free(gn_dataset *ds)
     free(ds);
 }
 
-static gn_dataset *dataset_new(size_t n, size_t n_features, size_t n_outputs)
+/* A dataset owning X (if given, else a new zeroed one) and a new zeroed Y. On failure X is
+ * left to the caller. */
+static gn_dataset *dataset_new(size_t n, size_t n_features, size_t n_outputs, float *X)
 {
     gn_dataset *ds = calloc(1, sizeof *ds);
     size_t nx, ny;
@@ -45,9 +49,11 @@ static gn_dataset *dataset_new(size_t n, size_t n_features, size_t n_outputs)
     ds->n = n;
     ds->n_features = n_features;
     ds->n_outputs = n_outputs;
-    ds->X = gn__alloc_floats(nx);
+    ds->X = X ? X : gn__alloc_floats(nx);
     ds->Y = gn__alloc_floats(ny);
     if (!ds->X || !ds->Y) {
+        if (X)
+            ds->X = NULL;
         gn_dataset_free(ds);
         return NULL;
     }
@@ -63,11 +69,20 @@ const float *gn_dataset_y(const gn_dataset *ds) { return ds ? ds->Y : NULL; }
 /*---- CSV ----*/
 
 /* Reads a whole file into a NUL-terminated buffer. */
+/* strerror is not thread-safe; this is. */
+static const char *errno_text(int e, char *buf, size_t len)
+{
+    if (strerror_r(e, buf, len) != 0)
+        gn__format(buf, len, "error %d", e);
+    return buf;
+}
+
 static gn_status read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
+    char why[128];
     FILE *f = fopen(path, "rb");
     if (!f) {
-        gn__format(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        gn__format(err, errlen, "%s: cannot open: %s", path, errno_text(errno, why, sizeof why));
         return GN_ERR_IO;
     }
     size_t cap = 1 << 16, n = 0;
@@ -87,7 +102,8 @@ static gn_status read_file(const char *path, char **out, size_t *len, char *err,
         n += got;
         if (got == 0) {
             if (ferror(f)) {
-                gn__format(err, errlen, "%s: read error: %s", path, strerror(errno));
+                gn__format(err, errlen, "%s: read error: %s", path,
+                           errno_text(errno, why, sizeof why));
                 st = GN_ERR_IO;
             }
             break;
@@ -325,7 +341,7 @@ static gn_status parse_csv(const char *buf, size_t len, const gn_csv_options *op
             }
             if (!num)
                 st = csv_fail(cs, GN_ERR_FORMAT, line, c + 1, "not a number", fields[c]);
-            else if (!isfinite(v) || fabs(v) > 3.4e38)
+            else if (!isfinite(v) || fabs(v) > FLT_MAX)
                 st = csv_fail(cs, GN_ERR_NONFINITE, line, c + 1, "not a finite float", fields[c]);
             else
                 X[fc++ + row * n_feat] = (float)v;
@@ -336,14 +352,12 @@ static gn_status parse_csv(const char *buf, size_t len, const gn_csv_options *op
     gn_dataset *ds = NULL;
     if (st == GN_OK) {
         size_t n_classes = (size_t)max_label + 1;
-        ds = dataset_new(n_rows, n_feat, n_classes);
+        ds = dataset_new(n_rows, n_feat, n_classes, X);
         if (!ds)
             st = GN_ERR_NOMEM;
     }
     if (st == GN_OK) {
-        gn__free(ds->X);
-        ds->X = X;
-        X = NULL;
+        X = NULL; /* now the dataset's */
         for (size_t j = 0; j < n_rows; j++)
             ds->Y[(size_t)labels[j] + j * ds->n_outputs] = 1.0f;
         *out = ds;
@@ -373,8 +387,10 @@ gn_status gn_dataset_load_csv(gn_dataset **out, const char *path, const gn_csv_o
     gn_csv_options_defaults(&defaults);
     if (!opt)
         opt = &defaults;
-    if (opt->header < -1 || opt->header > 1 || opt->label_column < -1 || opt->delimiter == '\0' ||
-        opt->delimiter == '\n' || opt->delimiter == '\r' || opt->delimiter == '"') {
+    /* A delimiter that can be part of a number or a line end would split fields silently. */
+    unsigned char dc = (unsigned char)opt->delimiter;
+    if (opt->header < -1 || opt->header > 1 || opt->label_column < -1 || dc == '\0' || dc == '\n' ||
+        dc == '\r' || dc == '"' || isalnum(dc) || strchr(".+-", dc)) {
         gn__format(err, errlen,
                    "%s: invalid CSV options (header %d, label column %ld, delimiter %d)", path,
                    opt->header, opt->label_column, (int)opt->delimiter);
@@ -386,7 +402,8 @@ gn_status gn_dataset_load_csv(gn_dataset **out, const char *path, const gn_csv_o
     if (st != GN_OK)
         return st;
     csv_state cs = {path, err, errlen};
-    st = parse_csv(buf, len, opt, &cs, out);
+    size_t skip = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* UTF-8 BOM */
+    st = parse_csv(buf + skip, len - skip, opt, &cs, out);
     free(buf);
     return st;
 }
@@ -406,8 +423,8 @@ gn_status gn_dataset_split(const gn_dataset *ds, double frac, uint64_t seed, gn_
     if (n1 == 0 || n1 >= ds->n)
         return GN_ERR_ARG;
     size_t *perm = calloc(ds->n, sizeof *perm);
-    gn_dataset *a = dataset_new(n1, ds->n_features, ds->n_outputs);
-    gn_dataset *b = dataset_new(ds->n - n1, ds->n_features, ds->n_outputs);
+    gn_dataset *a = dataset_new(n1, ds->n_features, ds->n_outputs, NULL);
+    gn_dataset *b = dataset_new(ds->n - n1, ds->n_features, ds->n_outputs, NULL);
     if (!perm || !a || !b) {
         free(perm);
         gn_dataset_free(a);

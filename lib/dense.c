@@ -2,6 +2,7 @@
  * Per layer: three products through gn__gemm, everything else one fused element-wise pass. */
 #include "internal.h"
 
+#include <limits.h>
 #include <math.h>
 
 const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m)
@@ -69,6 +70,10 @@ gn_status gn__check_batch(gn_net *net, const char *fn, const float *X, size_t ld
     if (need_y && ldy < n_out)
         return gn__fail(net, GN_ERR_DIM, "%s: ldy = %zu is less than the %zu outputs", fn, ldy,
                         n_out);
+    /* BLAS takes int sizes and strides: larger ones would be truncated, not rejected */
+    if (ldx > INT_MAX || ldy > INT_MAX || (batch_limit && m > INT_MAX))
+        return gn__fail(net, GN_ERR_DIM, "%s: a leading dimension or the batch exceeds INT_MAX",
+                        fn);
     if (batch_limit && m > net->max_batch)
         return gn__fail(net, GN_ERR_BATCH,
                         "%s: batch of %zu exceeds the workspace of %zu (see gn_net_reserve)", fn, m,
@@ -115,6 +120,17 @@ gn_status gn_net_backprop(gn_net *net, const float *X, size_t ldx, const float *
     return GN_OK;
 }
 
+/* True if no element is NaN or infinite: x·0 is 0 for finite x and NaN otherwise, and the
+ * sum vectorises (no branch per element). */
+static bool all_finite(const float *restrict x, size_t n)
+{
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (size_t i = 0; i < n; i++)
+        acc += x[i] * 0.0f;
+    return acc == 0.0f;
+}
+
 gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
                             size_t m, float eta, double *loss)
 {
@@ -131,6 +147,11 @@ gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float
     if (!isfinite(mean))
         return gn__fail(net, GN_ERR_NONFINITE,
                         "gn_net_train_step: the batch loss is not finite; parameters unchanged");
+    /* A finite loss can still come with a non-finite gradient (an infinite input behind a
+     * saturated sigmoid): check before touching the parameters. */
+    if (!all_finite(net->grads, net->n_params))
+        return gn__fail(net, GN_ERR_NONFINITE,
+                        "gn_net_train_step: the gradient is not finite; parameters unchanged");
     /* params := params − η · grads, over the one flat buffer */
     float *restrict p = net->params;
     const float *restrict g = net->grads;

@@ -3,19 +3,30 @@
 
 #include <math.h>
 
-/* Logs are clamped so a saturated output gives a large finite loss, not infinity. */
-static double safe_log(double x) { return log(x > 1e-30 ? x : 1e-30); }
+/* Logs are clamped so a saturated output gives a large finite loss, not infinity; NaN passes
+ * through, so a poisoned batch still shows as a non-finite loss. */
+static double safe_log(double x) { return x > 1e-30 || isnan(x) ? log(x) : log(1e-30); }
 
-static double sample_loss(gn_loss loss, const float *a, const float *y, size_t n)
+/* Loss of one sample (column), with the loss chosen outside the element loop. */
+static double column_loss(gn_loss loss, const float *a, const float *y, size_t n)
 {
     double s = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double ai = a[i], yi = y[i];
-        switch (loss) {
-        case GN_LOSS_QUADRATIC: s += 0.5 * (ai - yi) * (ai - yi); break;
-        case GN_LOSS_BCE: s -= yi * safe_log(ai) + (1.0 - yi) * safe_log(1.0 - ai); break;
-        case GN_LOSS_CCE: s -= yi != 0.0 ? yi * safe_log(ai) : 0.0; break;
+    switch (loss) {
+    case GN_LOSS_QUADRATIC:
+        for (size_t i = 0; i < n; i++) {
+            double g = (double)a[i] - y[i];
+            s += 0.5 * g * g;
         }
+        break;
+    case GN_LOSS_BCE:
+        for (size_t i = 0; i < n; i++)
+            s -= y[i] * safe_log(a[i]) + (1.0 - y[i]) * safe_log(1.0 - a[i]);
+        break;
+    case GN_LOSS_CCE:
+        for (size_t i = 0; i < n; i++)
+            if (y[i] != 0.0f)
+                s -= y[i] * safe_log(a[i]);
+        break;
     }
     return s;
 }
@@ -24,7 +35,7 @@ double gn__loss_sum(gn_loss loss, const float *A, const float *Y, size_t ldy, si
 {
     double s = 0.0;
     for (size_t j = 0; j < m; j++)
-        s += sample_loss(loss, A + j * n, Y + j * ldy, n);
+        s += column_loss(loss, A + j * n, Y + j * ldy, n);
     return s;
 }
 
@@ -33,12 +44,23 @@ double gn__output_delta(gn_loss loss, gn_act act, const float *A, const float *Y
 {
     double total = 0.0;
     for (size_t j = 0; j < m; j++) {
-        const float *a = A + j * n;
-        const float *y = Y + j * ldy;
-        float *d = D + j * n;
-        total += sample_loss(loss, a, y, n);
+        const float *restrict a = A + j * n;
+        const float *restrict y = Y + j * ldy;
+        float *restrict d = D + j * n;
+        total += column_loss(loss, a, y, n);
+        if (loss == GN_LOSS_CCE) {
+            /* ∂/∂z_i of −Σ_k y_k ln softmax_k(z) is a_i·Σ_k y_k − y_i: a − y for targets that
+             * sum to one (one-hot or probabilities), and right for any others too. */
+            float ysum = 0.0f;
+            for (size_t i = 0; i < n; i++)
+                ysum += y[i];
+            for (size_t i = 0; i < n; i++)
+                d[i] = a[i] * ysum - y[i];
+            continue;
+        }
+        /* ∇_a of ½‖a − y‖², and the simplified delta of BCE on a sigmoid */
         for (size_t i = 0; i < n; i++)
-            d[i] = a[i] - y[i]; /* ∇_a of ½‖a−y‖², and the simplified CE deltas */
+            d[i] = a[i] - y[i];
         if (loss == GN_LOSS_QUADRATIC && act == GN_ACT_SOFTMAX) {
             /* Softmax Jacobian applied to g = a − y: d_i := a_i (g_i − Σ_k a_k g_k). */
             float dotp = 0.0f;

@@ -1,6 +1,7 @@
 /* Network lifecycle: configuration, allocation, initialisation, introspection. */
 #include "internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +83,8 @@ gn_status gn_net_config_check(const gn_net_config *cfg, char *err, size_t errlen
         if (cfg->sizes[i] == 0 || cfg->sizes[i] > GN_MAX_WIDTH)
             REJECT(GN_ERR_ARG, "sizes[%zu] = %zu: widths must be in [1, %zu]", i, cfg->sizes[i],
                    GN_MAX_WIDTH);
-    if (cfg->max_batch == 0)
-        REJECT(GN_ERR_ARG, "max_batch must be at least 1");
+    if (cfg->max_batch == 0 || cfg->max_batch > INT_MAX)
+        REJECT(GN_ERR_ARG, "max_batch = %zu: must be in [1, INT_MAX]", cfg->max_batch);
     if ((unsigned)cfg->loss >= GN_LOSS_COUNT)
         REJECT(GN_ERR_ARG, "unknown loss %d", (int)cfg->loss);
     if ((unsigned)cfg->init > GN_INIT_NIELSEN)
@@ -220,8 +221,9 @@ gn_status gn_net_reserve(gn_net *net, size_t max_batch)
 {
     if (!net)
         return GN_ERR_NULL;
-    if (max_batch == 0)
-        return gn__fail(net, GN_ERR_ARG, "gn_net_reserve: max_batch must be at least 1");
+    if (max_batch == 0 || max_batch > INT_MAX)
+        return gn__fail(net, GN_ERR_ARG, "gn_net_reserve: max_batch = %zu: must be in [1, INT_MAX]",
+                        max_batch);
     if (alloc_workspace(net, max_batch) != GN_OK)
         return gn__fail(net, GN_ERR_NOMEM,
                         "gn_net_reserve: cannot allocate a workspace for %zu samples", max_batch);

@@ -63,6 +63,12 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
         perm[i] = i;
 
     for (size_t epoch = 1; epoch <= opt->epochs && st == GN_OK; epoch++) {
+        if (opt->batch > net->max_batch) { /* the callback shrank the workspace */
+            st = gn__fail(net, GN_ERR_BATCH,
+                          "gn_net_train: batch %zu exceeds the workspace of %zu after epoch %zu",
+                          opt->batch, net->max_batch, epoch - 1);
+            break;
+        }
         if (opt->shuffle)
             gn__shuffle(&net->rng, perm, n);
         double t0 = now_seconds(), loss_sum = 0.0;

@@ -652,8 +652,19 @@ Test(csv, single_column)
 Test(csv, invalid_options)
 {
     const gn_csv_options bad[] = {
-        csv_opts(5, -1, ','),   csv_opts(-2, -1, ','), csv_opts(2, -1, ','),
-        csv_opts(-1, -1, '\0'), csv_opts(-1, -1, '"'), csv_opts(-1, -2, ','),
+        csv_opts(5, -1, ','),
+        csv_opts(-2, -1, ','),
+        csv_opts(2, -1, ','),
+        csv_opts(-1, -1, '\0'),
+        csv_opts(-1, -1, '"'),
+        csv_opts(-1, -2, ','),
+        /* characters that can be part of a number would split fields silently */
+        csv_opts(-1, -1, '.'),
+        csv_opts(-1, -1, '1'),
+        csv_opts(-1, -1, '-'),
+        csv_opts(-1, -1, 'e'),
+        csv_opts(-1, -1, '+'),
+        csv_opts(-1, -1, '\r'),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_csv_error("1,2,0\n3,4,1\n", &bad[i], GN_ERR_ARG, 0, NULL);
@@ -892,4 +903,22 @@ Test(split, null_arguments)
     cr_assert_null(a);
     cr_assert_eq(gn_dataset_split(ds, 0.5, 1, NULL, NULL), GN_ERR_NULL);
     gn_dataset_free(ds);
+}
+
+/* The float range ends at FLT_MAX, not at a rounded 3.4e38. */
+Test(csv, largest_float_loads)
+{
+    const float x[] = {3.40282e38f, -3.40282e38f};
+    const int y[] = {0};
+    expect_csv_dataset("3.40282e38,-3.40282e38,0\n", NULL, 1, 2, 1, x, y);
+}
+
+/* A UTF-8 byte-order mark (spreadsheet exports) is not part of the first field. */
+Test(csv, utf8_bom_is_skipped)
+{
+    const float x[] = {1, 2, 3, 4};
+    const int y[] = {0, 1};
+    expect_csv_dataset("\xEF\xBB\xBF"
+                       "1,2,0\n3,4,1\n",
+                       NULL, 2, 2, 2, x, y);
 }

@@ -289,3 +289,20 @@ Test(gradcheck, negative_control_wrong_loss_derivative)
               "the CE gradient passed as the quadratic one");
     free_setup(&c);
 }
+
+/* Categorical cross-entropy with targets that do not sum to one (multi-label or unnormalised
+ * weights): the gradient is a·Σy − y, not the textbook a − y. */
+Test(gradcheck, cce_targets_not_summing_to_one)
+{
+    setup s;
+    make_setup(&s, (combo){GN_ACT_TANH, GN_ACT_SOFTMAX, GN_LOSS_CCE});
+    fill_uniform(s.Y, sizeof s.Y / sizeof s.Y[0], 0.0f, 1.0f, 5); /* column sums ≠ 1 */
+    cr_assert_eq(gn_net_backprop(s.net, s.X, 4, s.Y, 3, BATCH, &s.lib_loss), GN_OK);
+    double kink, ref_loss = loss_d(s.theta, s.acts, s.loss, s.X, s.Y, &kink);
+    cr_assert(rel_err(s.lib_loss, ref_loss) < 1e-5, "loss %.9g vs double %.9g", s.lib_loss,
+              ref_loss);
+    size_t worst;
+    double err = max_rel_error(&s, gn_net_grads(s.net), &worst);
+    cr_assert(err <= TOL, "max relative error %.3g at parameter %zu", err, worst);
+    free_setup(&s);
+}

@@ -2,6 +2,7 @@
  * determinism, inference on any batch size, the SGD update, and every error path. */
 #include <criterion/criterion.h>
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -401,6 +402,64 @@ Test(net, nonfinite_input_leaves_parameters_unchanged)
     gn_net_free(net);
 }
 
+/* NaN or infinity in the inputs must surface as GN_ERR_NONFINITE for every loss (the
+ * cross-entropies clamp their logs, which must not hide a NaN), parameters unchanged. */
+Test(net, nonfinite_input_detected_for_every_loss)
+{
+    const size_t sizes[] = {2, 3, 2};
+    const gn_act acts[3][2] = {{GN_ACT_RELU, GN_ACT_SOFTMAX},
+                               {GN_ACT_TANH, GN_ACT_SIGMOID},
+                               {GN_ACT_RELU, GN_ACT_IDENTITY}};
+    const gn_loss losses[3] = {GN_LOSS_CCE, GN_LOSS_BCE, GN_LOSS_QUADRATIC};
+    const float bad[2] = {NAN, INFINITY};
+    for (int k = 0; k < 3; k++)
+        for (int b = 0; b < 2; b++) {
+            gn_net *net = make_net(sizes, 3, acts[k], losses[k], 2, 1);
+            size_t np = gn_net_n_params(net);
+            float *before = malloc(np * sizeof *before);
+            memcpy(before, gn_net_params(net), np * sizeof *before);
+            float X[4] = {0.5f, 1, bad[b], 1}, Y[4] = {1, 0, 0, 1};
+            double loss;
+            cr_assert_eq(gn_net_train_step(net, X, 2, Y, 2, 2, 0.1f, &loss), GN_ERR_NONFINITE,
+                         "loss %d with %g in X", (int)losses[k], (double)bad[b]);
+            cr_assert_eq(memcmp(before, gn_net_params(net), np * sizeof *before), 0);
+            /* a NaN input poisons the output (an infinite one may legitimately saturate) */
+            double eval;
+            cr_assert_eq(gn_net_evaluate(net, X, 2, Y, 2, 2, &eval, NULL), GN_OK);
+            cr_assert(b == 1 || isnan(eval), "evaluate hides a NaN input (loss %g)", eval);
+            free(before);
+            gn_net_free(net);
+        }
+}
+
+static int shrink_workspace(gn_net *net, const gn_epoch_info *info, void *user)
+{
+    (void)info;
+    (void)user;
+    gn_net_reserve(net, 1);
+    return 0;
+}
+
+/* A callback that shrinks the workspace below the batch must stop training with
+ * GN_ERR_BATCH, not make the next epoch overrun the smaller buffers. */
+Test(net, callback_shrinking_workspace_is_reported)
+{
+    const size_t sizes[] = {3, 4, 2};
+    gn_net *net = make_net(sizes, 3, NULL, GN_LOSS_QUADRATIC, 8, 1);
+    float *X = random_floats(3 * 20, -1, 1, 1), *Y = random_floats(2 * 20, 0, 1, 2);
+    gn_train_options opt;
+    gn_train_options_defaults(&opt);
+    opt.epochs = 3;
+    opt.batch = 8;
+    opt.on_epoch = shrink_workspace;
+    cr_assert_eq(gn_net_train(net, X, 3, Y, 2, 20, &opt), GN_ERR_BATCH);
+    cr_assert(strstr(gn_net_last_error(net), "after epoch 1") != NULL, "%s",
+              gn_net_last_error(net));
+    free(X);
+    free(Y);
+    gn_net_free(net);
+}
+
 /*---- error paths of every public network function ----*/
 
 /* gn_net_create rejects cfg with want, leaves *out NULL, and gn_net_config_check gives the
@@ -515,6 +574,9 @@ Test(errors, compute_calls)
     cr_assert_eq(gn_net_forward(net, X, 2, 1, &o), GN_ERR_DIM);
     cr_assert_eq(gn_net_forward(net, X, 3, 5, &o), GN_ERR_BATCH);
     cr_assert(strstr(gn_net_last_error(net), "gn_net_reserve") != NULL);
+    /* strides BLAS cannot represent are rejected, not truncated (m = 1 reads only n_in) */
+    cr_assert_eq(gn_net_forward(net, X, (size_t)INT_MAX + 1, 1, &o), GN_ERR_DIM);
+    cr_assert_eq(gn_net_predict(net, X, 3, 1, out, (size_t)1 << 32), GN_ERR_DIM);
     /* predict */
     cr_assert_eq(gn_net_predict(NULL, X, 3, 1, out, 2), GN_ERR_NULL);
     cr_assert_eq(gn_net_predict(net, NULL, 3, 1, out, 2), GN_ERR_NULL);
@@ -584,7 +646,9 @@ Test(errors, lifecycle_and_access)
     cr_assert_eq(gn_net_reserve(NULL, 4), GN_ERR_NULL);
     cr_assert_eq(gn_net_reserve(net, 0), GN_ERR_ARG);
     cr_assert_eq(gn_net_max_batch(net), 4, "a failed reserve keeps the workspace");
-    cr_assert_eq(gn_net_reserve(net, (size_t)-1 / 2), GN_ERR_NOMEM);
+    cr_assert_eq(gn_net_reserve(net, (size_t)INT_MAX + 1), GN_ERR_ARG, "BLAS takes int");
+    cr_assert_eq(gn_net_max_batch(net), 4, "a failed reserve keeps the workspace");
+    cr_assert_eq(gn_net_reserve(net, INT_MAX), GN_ERR_NOMEM);
     cr_assert_eq(gn_net_max_batch(net), 4, "a failed reserve keeps the workspace");
     cr_assert_eq(gn_net_set_impl(NULL, GN_IMPL_BLAS), GN_ERR_NULL);
     cr_assert_eq(gn_net_set_impl(net, (gn_impl)3), GN_ERR_ARG);
