@@ -1,0 +1,650 @@
+/* gemmnet-bench: throughput of the dense-layer products (textbook loop, cache-friendly loop,
+ * BLAS), of a full training step against the sgemm-only bound, and of inference, on the
+ * machine it runs on. Everything is measured through the public API, in one run, so the
+ * ratios are comparable even where absolute figures are not. */
+#define _POSIX_C_SOURCE 200809L
+#include <gemmnet.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_SIZES = 16, MAX_RECORDS = 4096 };
+
+typedef struct config {
+    const char *name;
+    size_t sizes[MAX_SIZES];
+    size_t n_sizes;
+    gn_act hidden, out;
+    gn_loss loss;
+    size_t batch;
+} config;
+
+static const config standard[] = {
+    {"nielsen", {784, 30, 10}, 3, GN_ACT_SIGMOID, GN_ACT_SIGMOID, GN_LOSS_QUADRATIC, 10},
+    {"mlp", {784, 256, 128, 10}, 4, GN_ACT_RELU, GN_ACT_SOFTMAX, GN_LOSS_CCE, 128},
+    {"wide", {1024, 1024, 1024, 1024}, 4, GN_ACT_RELU, GN_ACT_RELU, GN_LOSS_QUADRATIC, 256},
+    {"huge", {4096, 4096, 4096}, 3, GN_ACT_RELU, GN_ACT_RELU, GN_LOSS_QUADRATIC, 512},
+};
+enum { N_STANDARD = sizeof standard / sizeof standard[0] };
+
+typedef struct options {
+    int quick, sweep, skip_ops;
+    int threads;      /* 0: all cores */
+    double min_time;  /* seconds per sample */
+    int samples;      /* samples per measurement */
+    double naive_cap; /* skip the textbook loop when one call would take longer */
+    double slow_cap;  /* fewer samples when samples × one call would take longer */
+    const char *json, *csv;
+    int selected[N_STANDARD];
+    int custom;
+    config custom_cfg;
+} options;
+
+/*==== Records ===============================================================================*/
+
+typedef struct record {
+    const char *config, *op, *impl;
+    int threads;
+    size_t batch, m, n, k;
+    double seconds, min_seconds, gflops;
+    double samples_per_s; /* < 0: not applicable */
+    double max_rel_err;   /* < 0: not applicable */
+} record;
+
+/* The human-readable table: stdout, or stderr when the data go to stdout. */
+static FILE *table;
+
+static void tprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(table, fmt, ap);
+    va_end(ap);
+}
+
+static record records[MAX_RECORDS];
+static size_t n_records;
+
+static void add_record(record r)
+{
+    if (n_records < MAX_RECORDS)
+        records[n_records++] = r;
+}
+
+static void write_csv(FILE *f)
+{
+    fputs("config,op,impl,threads,batch,m,n,k,seconds,min_seconds,gflops,samples_per_s,"
+          "max_rel_err\n",
+          f);
+    for (size_t i = 0; i < n_records; i++) {
+        const record *r = &records[i];
+        fprintf(f, "%s,%s,%s,%d,%zu,%zu,%zu,%zu,%.9g,%.9g,%.6g,", r->config, r->op, r->impl,
+                r->threads, r->batch, r->m, r->n, r->k, r->seconds, r->min_seconds, r->gflops);
+        if (r->samples_per_s >= 0)
+            fprintf(f, "%.6g", r->samples_per_s);
+        fputc(',', f);
+        if (r->max_rel_err >= 0)
+            fprintf(f, "%.3g", r->max_rel_err);
+        fputc('\n', f);
+    }
+}
+
+static void json_number(FILE *f, const char *key, double v, int last)
+{
+    if (v < 0)
+        fprintf(f, "\"%s\": null%s", key, last ? "" : ", ");
+    else
+        fprintf(f, "\"%s\": %.9g%s", key, v, last ? "" : ", ");
+}
+
+static void write_json(FILE *f)
+{
+    fputs("[\n", f);
+    for (size_t i = 0; i < n_records; i++) {
+        const record *r = &records[i];
+        fprintf(f,
+                "  {\"config\": \"%s\", \"op\": \"%s\", \"impl\": \"%s\", \"threads\": %d, "
+                "\"batch\": %zu, \"m\": %zu, \"n\": %zu, \"k\": %zu, ",
+                r->config, r->op, r->impl, r->threads, r->batch, r->m, r->n, r->k);
+        json_number(f, "seconds", r->seconds, 0);
+        json_number(f, "min_seconds", r->min_seconds, 0);
+        json_number(f, "gflops", r->gflops, 0);
+        json_number(f, "samples_per_s", r->samples_per_s, 0);
+        json_number(f, "max_rel_err", r->max_rel_err, 1);
+        fprintf(f, "}%s\n", i + 1 < n_records ? "," : "");
+    }
+    fputs("]\n", f);
+}
+
+/* Writes the records to path ("-" = stdout); false after telling why on failure. */
+static int save(const char *path, void (*writer)(FILE *))
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "gemmnet-bench: cannot write %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    writer(f);
+    int ok = !ferror(f);
+    if (f != stdout)
+        ok = fclose(f) == 0 && ok;
+    else
+        ok = fflush(f) == 0 && ok;
+    if (!ok)
+        fprintf(stderr, "gemmnet-bench: error writing %s\n", path);
+    return ok;
+}
+
+/*==== Timing ================================================================================*/
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct timing {
+    double median, min;
+    int samples;
+} timing;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Times fn: one warm-up call, then enough repetitions per sample that a sample lasts at least
+ * min_time, then `samples` samples; per-call median and minimum. If a single call is so slow
+ * that the samples would exceed slow_cap seconds, fewer samples are taken (at least one). */
+static timing measure(void (*fn)(void *), void *arg, const options *o)
+{
+    double t0 = now();
+    fn(arg);
+    double one = now() - t0;
+    long reps = 1;
+    if (one < o->min_time) {
+        /* calibrate on a few calls: the first one paid for cold caches */
+        t0 = now();
+        long probe = one > 0 ? (long)fmin(1e6, fmax(1.0, 0.1 * o->min_time / one)) : 1000;
+        for (long r = 0; r < probe; r++)
+            fn(arg);
+        one = (now() - t0) / (double)probe;
+        reps = (long)ceil(o->min_time / fmax(one, 1e-9));
+    }
+    int samples = o->samples;
+    if (one * samples > o->slow_cap)
+        samples = (int)fmax(1.0, floor(o->slow_cap / one));
+    double t[64];
+    if (samples > 64)
+        samples = 64;
+    for (int s = 0; s < samples; s++) {
+        t0 = now();
+        for (long r = 0; r < reps; r++)
+            fn(arg);
+        t[s] = (now() - t0) / (double)reps;
+    }
+    qsort(t, (size_t)samples, sizeof t[0], cmp_double);
+    timing out = {samples % 2 ? t[samples / 2] : 0.5 * (t[samples / 2 - 1] + t[samples / 2]),
+                  t[0], samples};
+    return out;
+}
+
+/*==== Helpers ===============================================================================*/
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gemmnet-bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static float *floats(size_t n, unsigned seed)
+{
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    if (!x)
+        die("out of memory for %zu floats", n);
+    gn_rng rng;
+    gn_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)gn_rng_uniform(&rng);
+    return x;
+}
+
+static void check(gn_status st, const char *what)
+{
+    if (st != GN_OK)
+        die("%s failed: %s", what, gn_strerror(st));
+}
+
+/*==== Products ==============================================================================*/
+
+typedef struct product {
+    gn_impl impl;
+    gn_trans ta, tb;
+    size_t m, n, k; /* C is m × n, inner dimension k */
+    const float *A, *B;
+    float *C;
+} product;
+
+static void run_product(void *arg)
+{
+    product *p = arg;
+    size_t lda = p->ta == GN_NOTRANS ? p->m : p->k, ldb = p->tb == GN_NOTRANS ? p->k : p->n;
+    check(gn_gemm(p->impl, p->ta, p->tb, p->m, p->n, p->k, 1.0f, p->A, lda, p->B, ldb, 0.0f, p->C,
+                  p->m),
+          "gn_gemm");
+}
+
+/* Seconds of one call of impl, estimated from a few columns of C. */
+static double estimate(product p, size_t cols)
+{
+    size_t full = p.n;
+    p.n = cols < full ? cols : full;
+    double t0 = now();
+    run_product(&p);
+    return (now() - t0) * (double)full / (double)p.n;
+}
+
+static double max_rel_err(const float *x, const float *ref, size_t n)
+{
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)x[i] - ref[i]));
+        scale = fmax(scale, fabs((double)ref[i]));
+    }
+    return scale > 0 ? diff / scale : diff;
+}
+
+static const char *impl_name[] = {"blas", "naive", "loop"};
+
+static void print_product_row(const char *cfg, const char *op, size_t m, size_t n, size_t k,
+                              const char *impl, int threads, timing t, double gflops,
+                              double speedup, double err, const char *note)
+{
+    char shape[48];
+    snprintf(shape, sizeof shape, "%zux%zux%zu", m, n, k);
+    tprintf("%-8s %-8s %-16s %-6s %3d %12.4f %12.4f %9.2f ", cfg, op, shape, impl, threads,
+           1e3 * t.median, 1e3 * t.min, gflops);
+    if (speedup > 0)
+        tprintf("%8.1fx", speedup);
+    else
+        tprintf("%9s", "");
+    if (err >= 0)
+        tprintf(" %10.2e", err);
+    else
+        tprintf(" %10s", "");
+    tprintf("%s\n", note ? note : "");
+}
+
+/* The three implementations of one product; BLAS first, the others checked against it. */
+static void bench_product(const config *c, const char *op, gn_trans ta, gn_trans tb, size_t m,
+                          size_t n, size_t k, int threads, const options *o)
+{
+    size_t a_len = m * k, b_len = k * n;
+    float *A = floats(a_len, 1), *B = floats(b_len, 2);
+    float *C[3];
+    for (int i = 0; i < 3; i++)
+        C[i] = floats(m * n, 3);
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    timing t[3] = {{0}};
+    int ran[3] = {0};
+    const gn_impl order[3] = {GN_IMPL_BLAS, GN_IMPL_LOOP, GN_IMPL_NAIVE};
+    for (int oi = 0; oi < 3; oi++) {
+        gn_impl impl = order[oi];
+        product p = {impl, ta, tb, m, n, k, A, B, C[impl]};
+        const char *note = NULL;
+        if (impl == GN_IMPL_NAIVE) {
+            double est = estimate(p, 4);
+            if (est > o->naive_cap) {
+                char why[96];
+                snprintf(why, sizeof why, "  skipped: one call would take ~%.0f s", est);
+                print_product_row(c->name, op, m, n, k, impl_name[impl], threads,
+                                  (timing){0, 0, 0}, 0, 0, -1, why);
+                continue;
+            }
+        }
+        t[impl] = measure(run_product, &p, o);
+        ran[impl] = 1;
+        double err = impl == GN_IMPL_BLAS ? -1 : max_rel_err(C[impl], C[GN_IMPL_BLAS], m * n);
+        double speedup = impl == GN_IMPL_BLAS ? 0 : t[impl].median / t[GN_IMPL_BLAS].median;
+        char samples_note[48] = "";
+        if (t[impl].samples < o->samples)
+            snprintf(samples_note, sizeof samples_note, "  (%d sample%s)", t[impl].samples,
+                     t[impl].samples == 1 ? "" : "s");
+        note = samples_note;
+        print_product_row(c->name, op, m, n, k, impl_name[impl], threads, t[impl],
+                          flops / t[impl].median / 1e9, speedup, err, note);
+        add_record((record){c->name, op, impl_name[impl], threads, c->batch, m, n, k,
+                            t[impl].median, t[impl].min, flops / t[impl].median / 1e9, -1,
+                            err});
+    }
+    (void)ran;
+    free(A);
+    free(B);
+    for (int i = 0; i < 3; i++)
+        free(C[i]);
+}
+
+/* Each distinct layer shape once: forward Z = W·A, weight gradient Δ·Aᵀ, delta Wᵀ·Δ. */
+static void bench_products(const config *c, int threads, const options *o)
+{
+    size_t m = c->batch;
+    for (size_t l = 1; l < c->n_sizes; l++) {
+        size_t out = c->sizes[l], in = c->sizes[l - 1];
+        int seen = 0;
+        for (size_t q = 1; q < l; q++)
+            seen |= c->sizes[q] == out && c->sizes[q - 1] == in;
+        if (seen)
+            continue;
+        bench_product(c, "forward", GN_NOTRANS, GN_NOTRANS, out, m, in, threads, o);
+        bench_product(c, "wgrad", GN_NOTRANS, GN_TRANS, out, in, m, threads, o);
+        bench_product(c, "delta", GN_TRANS, GN_NOTRANS, in, m, out, threads, o);
+    }
+}
+
+/*==== Training step, sgemm-only bound, inference ============================================*/
+
+typedef struct step_ctx {
+    gn_net *net;
+    const float *X, *Y;
+    size_t n_in, n_out, m;
+} step_ctx;
+
+static void run_step(void *arg)
+{
+    step_ctx *s = arg;
+    double loss;
+    gn_status st = gn_net_train_step(s->net, s->X, s->n_in, s->Y, s->n_out, s->m, 1e-4f, &loss);
+    if (st != GN_OK)
+        die("training step failed: %s", gn_net_last_error(s->net));
+}
+
+static void run_inference(void *arg)
+{
+    step_ctx *s = arg;
+    const float *out;
+    check(gn_net_forward(s->net, s->X, s->n_in, s->m, &out), "gn_net_forward");
+}
+
+/* The products of one training step and nothing else, in the order the library runs them. */
+typedef struct bound_ctx {
+    const config *c;
+    float **W, **dW, **A, *D[2];
+    const float *X;
+} bound_ctx;
+
+static void run_bound(void *arg)
+{
+    bound_ctx *b = arg;
+    const config *c = b->c;
+    size_t L = c->n_sizes - 1, m = c->batch;
+    const float *prev = b->X;
+    for (size_t l = 1; l <= L; l++) {
+        size_t out = c->sizes[l], in = c->sizes[l - 1];
+        gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, out, m, in, 1, b->W[l], out, prev, in, 0,
+                b->A[l], out);
+        prev = b->A[l];
+    }
+    int cur = 0;
+    for (size_t l = L; l >= 1; l--) {
+        size_t out = c->sizes[l], in = c->sizes[l - 1];
+        const float *below = l > 1 ? b->A[l - 1] : b->X;
+        gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_TRANS, out, in, m, 1.0f / (float)m, b->D[cur], out,
+                below, in, 0, b->dW[l], out);
+        if (l > 1)
+            gn_gemm(GN_IMPL_BLAS, GN_TRANS, GN_NOTRANS, in, m, out, 1, b->W[l], out, b->D[cur],
+                    out, 0, b->D[1 - cur], in);
+        cur = 1 - cur;
+    }
+}
+
+static double step_flops(const config *c)
+{
+    double f = 0;
+    for (size_t l = 1; l < c->n_sizes; l++) {
+        double one = 2.0 * (double)c->sizes[l] * (double)c->sizes[l - 1] * (double)c->batch;
+        f += one * (l > 1 ? 3 : 2); /* the first layer's Wᵀ·Δ is not needed */
+    }
+    return f;
+}
+
+static void bench_step(const config *c, int threads, const options *o)
+{
+    size_t L = c->n_sizes - 1, m = c->batch, n_in = c->sizes[0], n_out = c->sizes[L];
+    gn_act acts[MAX_SIZES];
+    for (size_t l = 0; l < L; l++)
+        acts[l] = l + 1 == L ? c->out : c->hidden;
+    gn_net_config cfg;
+    gn_net_config_defaults(&cfg);
+    cfg.sizes = c->sizes;
+    cfg.n_sizes = c->n_sizes;
+    cfg.acts = acts;
+    cfg.loss = c->loss;
+    cfg.max_batch = m;
+    char why[256];
+    if (gn_net_config_check(&cfg, why, sizeof why) != GN_OK)
+        die("configuration %s: %s", c->name, why);
+    gn_net *net;
+    check(gn_net_create(&net, &cfg), "gn_net_create");
+    float *X = floats(n_in * m, 4), *Y = floats(n_out * m, 5);
+    if (c->loss == GN_LOSS_CCE) /* one-hot targets */
+        for (size_t j = 0; j < m; j++)
+            for (size_t i = 0; i < n_out; i++)
+                Y[i + j * n_out] = i == j % n_out;
+
+    /* buffers for the bound: the same shapes the network uses */
+    bound_ctx b = {c, calloc(L + 1, sizeof(float *)), calloc(L + 1, sizeof(float *)),
+                   calloc(L + 1, sizeof(float *)), {NULL, NULL}, X};
+    size_t widest = 0;
+    for (size_t l = 1; l <= L; l++) {
+        b.W[l] = floats(c->sizes[l] * c->sizes[l - 1], 6);
+        b.dW[l] = floats(c->sizes[l] * c->sizes[l - 1], 7);
+        b.A[l] = floats(c->sizes[l] * m, 8);
+        widest = c->sizes[l] > widest ? c->sizes[l] : widest;
+    }
+    b.D[0] = floats(widest * m, 9);
+    b.D[1] = floats(widest * m, 10);
+
+    step_ctx s = {net, X, Y, n_in, n_out, m};
+    double flops = step_flops(c);
+    timing ts = measure(run_step, &s, o);
+    timing tb = measure(run_bound, &b, o);
+    timing ti = measure(run_inference, &s, o);
+    double fwd_flops = 0;
+    for (size_t l = 1; l <= L; l++)
+        fwd_flops += 2.0 * (double)c->sizes[l] * (double)c->sizes[l - 1] * (double)m;
+
+    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f\n", c->name, "step", threads, m,
+           (double)m / ts.median, flops / ts.median / 1e9, 1e3 * ts.median);
+    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f   step/bound = %.1f%%\n", c->name, "bound",
+           threads, m, (double)m / tb.median, flops / tb.median / 1e9, 1e3 * tb.median,
+           100.0 * tb.median / ts.median);
+    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f\n", c->name, "inference", threads, m,
+           (double)m / ti.median, fwd_flops / ti.median / 1e9, 1e3 * ti.median);
+    add_record((record){c->name, "step", "gemmnet", threads, m, 0, 0, 0, ts.median, ts.min,
+                        flops / ts.median / 1e9, (double)m / ts.median, -1});
+    add_record((record){c->name, "bound", "blas", threads, m, 0, 0, 0, tb.median, tb.min,
+                        flops / tb.median / 1e9, (double)m / tb.median, -1});
+    add_record((record){c->name, "inference", "gemmnet", threads, m, 0, 0, 0, ti.median,
+                        ti.min, fwd_flops / ti.median / 1e9, (double)m / ti.median, -1});
+
+    for (size_t l = 1; l <= L; l++) {
+        free(b.W[l]);
+        free(b.dW[l]);
+        free(b.A[l]);
+    }
+    free(b.W);
+    free(b.dW);
+    free(b.A);
+    free(b.D[0]);
+    free(b.D[1]);
+    free(X);
+    free(Y);
+    gn_net_free(net);
+}
+
+/*==== Command line ==========================================================================*/
+
+static void usage(FILE *f)
+{
+    fputs("usage: gemmnet-bench [options]\n"
+          "  --config LIST     comma list of nielsen,mlp,wide,huge (default: all)\n"
+          "  --layers A,B,..   a custom network (ReLU hidden, identity output, quadratic loss)\n"
+          "  --batch N         batch of the custom network (default 64)\n"
+          "  --threads N       BLAS threads (default: all cores)\n"
+          "  --sweep           run every thread count from 1 to the number of cores\n"
+          "  --quick           short timings and fewer samples (all configurations < 60 s)\n"
+          "  --skip-ops        only the training step, its sgemm-only bound and inference\n"
+          "  --json FILE       write every measurement as JSON ('-' = stdout)\n"
+          "  --csv FILE        write every measurement as CSV ('-' = stdout)\n"
+          "Products: C is m x n with inner dimension k; forward W*A, wgrad D*A^T, delta W^T*D.\n"
+          "Timing: warm-up, repetitions of at least --quick ? 0.05 : 0.2 s per sample, median\n"
+          "and minimum of 5 samples (3 with --quick; fewer for single calls over a few\n"
+          "seconds, noted in the table).\n",
+          f);
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > (1 << 24))
+        return 0;
+    *out = (size_t)v;
+    return 1;
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    int any = 0;
+    size_t batch = 64;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quick")) {
+            o->quick = 1;
+        } else if (!strcmp(a, "--sweep")) {
+            o->sweep = 1;
+        } else if (!strcmp(a, "--skip-ops")) {
+            o->skip_ops = 1;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else if (v && !strcmp(a, "--threads")) {
+            size_t t;
+            if (!parse_size(v, &t) || t > 1024)
+                die("--threads: '%s' is not a thread count", v);
+            o->threads = (int)t;
+            i++;
+        } else if (v && !strcmp(a, "--json")) {
+            o->json = v;
+            i++;
+        } else if (v && !strcmp(a, "--csv")) {
+            o->csv = v;
+            i++;
+        } else if (v && !strcmp(a, "--batch")) {
+            if (!parse_size(v, &batch))
+                die("--batch: '%s' is not a batch size", v);
+            i++;
+        } else if (v && !strcmp(a, "--config")) {
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                int found = 0;
+                for (int c = 0; c < N_STANDARD; c++)
+                    if (!strcmp(tok, standard[c].name))
+                        o->selected[c] = found = any = 1;
+                if (!found)
+                    die("--config: unknown configuration '%s' (nielsen, mlp, wide, huge)", tok);
+            }
+            i++;
+        } else if (v && !strcmp(a, "--layers")) {
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            config *c = &o->custom_cfg;
+            c->n_sizes = 0;
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                if (c->n_sizes == MAX_SIZES || !parse_size(tok, &c->sizes[c->n_sizes]))
+                    die("--layers: '%s' is not a list of up to %d widths", v, MAX_SIZES);
+                c->n_sizes++;
+            }
+            if (c->n_sizes < 2)
+                die("--layers: need at least two widths, e.g. 784,256,10");
+            o->custom = any = 1;
+            i++;
+        } else {
+            usage(stderr);
+            die("unknown or incomplete option '%s'", a);
+        }
+    }
+    if (!any)
+        for (int c = 0; c < N_STANDARD; c++)
+            o->selected[c] = 1;
+    if (o->custom) {
+        config *c = &o->custom_cfg;
+        c->name = "custom";
+        c->hidden = GN_ACT_RELU;
+        c->out = GN_ACT_IDENTITY;
+        c->loss = GN_LOSS_QUADRATIC;
+        c->batch = batch;
+    }
+    o->min_time = o->quick ? 0.05 : 0.2;
+    o->samples = o->quick ? 3 : 5;
+    o->naive_cap = o->quick ? 0.5 : 3.0;
+    o->slow_cap = o->quick ? 1.5 : 30.0;
+}
+
+static void run_config(const config *c, int threads, const options *o)
+{
+    check(gn_set_threads(threads), "gn_set_threads");
+    if (!o->skip_ops) {
+        tprintf("\n%-8s %-8s %-16s %-6s %3s %12s %12s %9s %9s %10s\n", "config", "op",
+               "m x n x k", "impl", "thr", "median ms", "min ms", "GFLOP/s", "slower", "rel err");
+        bench_products(c, threads, o);
+    }
+    tprintf("\n%-8s %-10s %3s %6s %14s %10s %12s\n", "config", "what", "thr", "batch",
+           "samples/s", "GFLOP/s", "median ms");
+    bench_step(c, threads, o);
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    parse_args(argc, argv, &o);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    /* With --json - or --csv - the table would corrupt the data on stdout. */
+    table = (o.json && !strcmp(o.json, "-")) || (o.csv && !strcmp(o.csv, "-")) ? stderr : stdout;
+    tprintf("gemmnet-bench %s, %ld cores%s\n", gn_version(), cores, o.quick ? ", quick" : "");
+    int lo = o.sweep ? 1 : (o.threads ? o.threads : (int)cores);
+    int hi = o.sweep ? (int)cores : lo;
+    for (int t = lo; t <= hi; t++) {
+        for (int c = 0; c < N_STANDARD; c++)
+            if (o.selected[c])
+                run_config(&standard[c], t, &o);
+        if (o.custom)
+            run_config(&o.custom_cfg, t, &o);
+    }
+    fflush(table);
+    int ok = 1;
+    if (o.json)
+        ok &= save(o.json, write_json);
+    if (o.csv)
+        ok &= save(o.csv, write_csv);
+    return ok ? 0 : 1;
+}
