@@ -16,6 +16,9 @@
 
 enum { MAX_SIZES = 16, MAX_RECORDS = 4096 };
 
+/* Small enough that thousands of timed steps on random data stay far from diverging. */
+static const float STEP_ETA = 1e-4f;
+
 typedef struct config {
     const char *name;
     size_t sizes[MAX_SIZES];
@@ -192,8 +195,8 @@ static timing measure(void (*fn)(void *), void *arg, const options *o)
         t[s] = (now() - t0) / (double)reps;
     }
     qsort(t, (size_t)samples, sizeof t[0], cmp_double);
-    timing out = {samples % 2 ? t[samples / 2] : 0.5 * (t[samples / 2 - 1] + t[samples / 2]),
-                  t[0], samples};
+    timing out = {samples % 2 ? t[samples / 2] : 0.5 * (t[samples / 2 - 1] + t[samples / 2]), t[0],
+                  samples};
     return out;
 }
 
@@ -276,7 +279,7 @@ static void print_product_row(const char *cfg, const char *op, size_t m, size_t 
     char shape[48];
     snprintf(shape, sizeof shape, "%zux%zux%zu", m, n, k);
     tprintf("%-8s %-8s %-16s %-6s %3d %12.4f %12.4f %9.2f ", cfg, op, shape, impl, threads,
-           1e3 * t.median, 1e3 * t.min, gflops);
+            1e3 * t.median, 1e3 * t.min, gflops);
     if (speedup > 0)
         tprintf("%8.1fx", speedup);
     else
@@ -310,8 +313,8 @@ static void bench_product(const config *c, const char *op, gn_trans ta, gn_trans
             if (est > o->naive_cap) {
                 char why[96];
                 snprintf(why, sizeof why, "  skipped: one call would take ~%.0f s", est);
-                print_product_row(c->name, op, m, n, k, impl_name[impl], threads,
-                                  (timing){0, 0, 0}, 0, 0, -1, why);
+                print_product_row(c->name, op, m, n, k, impl_name[impl], threads, (timing){0, 0, 0},
+                                  0, 0, -1, why);
                 continue;
             }
         }
@@ -327,8 +330,7 @@ static void bench_product(const config *c, const char *op, gn_trans ta, gn_trans
         print_product_row(c->name, op, m, n, k, impl_name[impl], threads, t[impl],
                           flops / t[impl].median / 1e9, speedup, err, note);
         add_record((record){c->name, op, impl_name[impl], threads, c->batch, m, n, k,
-                            t[impl].median, t[impl].min, flops / t[impl].median / 1e9, -1,
-                            err});
+                            t[impl].median, t[impl].min, flops / t[impl].median / 1e9, -1, err});
     }
     (void)ran;
     free(A);
@@ -366,7 +368,7 @@ static void run_step(void *arg)
 {
     step_ctx *s = arg;
     double loss;
-    gn_status st = gn_net_train_step(s->net, s->X, s->n_in, s->Y, s->n_out, s->m, 1e-4f, &loss);
+    gn_status st = gn_net_train_step(s->net, s->X, s->n_in, s->Y, s->n_out, s->m, STEP_ETA, &loss);
     if (st != GN_OK)
         die("training step failed: %s", gn_net_last_error(s->net));
 }
@@ -378,10 +380,12 @@ static void run_inference(void *arg)
     check(gn_net_forward(s->net, s->X, s->n_in, s->m, &out), "gn_net_forward");
 }
 
-/* The products of one training step and nothing else, in the order the library runs them. */
+/* The products of one training step and nothing else, in the order the library runs them:
+ * forward products, delta products, then the weight products with the SGD update folded in
+ * (beta = 1 into W). */
 typedef struct bound_ctx {
     const config *c;
-    float **W, **dW, **A, *D[2];
+    float **W, **A, **D;
     const float *X;
 } bound_ctx;
 
@@ -390,23 +394,20 @@ static void run_bound(void *arg)
     bound_ctx *b = arg;
     const config *c = b->c;
     size_t L = c->n_sizes - 1, m = c->batch;
-    const float *prev = b->X;
     for (size_t l = 1; l <= L; l++) {
         size_t out = c->sizes[l], in = c->sizes[l - 1];
-        gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, out, m, in, 1, b->W[l], out, prev, in, 0,
-                b->A[l], out);
-        prev = b->A[l];
+        gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, out, m, in, 1, b->W[l], out,
+                l > 1 ? b->A[l - 1] : b->X, in, 0, b->A[l], out);
     }
-    int cur = 0;
-    for (size_t l = L; l >= 1; l--) {
+    for (size_t l = L; l > 1; l--) {
         size_t out = c->sizes[l], in = c->sizes[l - 1];
-        const float *below = l > 1 ? b->A[l - 1] : b->X;
-        gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_TRANS, out, in, m, 1.0f / (float)m, b->D[cur], out,
-                below, in, 0, b->dW[l], out);
-        if (l > 1)
-            gn_gemm(GN_IMPL_BLAS, GN_TRANS, GN_NOTRANS, in, m, out, 1, b->W[l], out, b->D[cur],
-                    out, 0, b->D[1 - cur], in);
-        cur = 1 - cur;
+        gn_gemm(GN_IMPL_BLAS, GN_TRANS, GN_NOTRANS, in, m, out, 1, b->W[l], out, b->D[l], out, 0,
+                b->D[l - 1], in);
+    }
+    for (size_t l = 1; l <= L; l++) {
+        size_t out = c->sizes[l], in = c->sizes[l - 1];
+        gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_TRANS, out, in, m, -STEP_ETA / (float)m, b->D[l], out,
+                l > 1 ? b->A[l - 1] : b->X, in, 1, b->W[l], out);
     }
 }
 
@@ -446,16 +447,14 @@ static void bench_step(const config *c, int threads, const options *o)
 
     /* buffers for the bound: the same shapes the network uses */
     bound_ctx b = {c, calloc(L + 1, sizeof(float *)), calloc(L + 1, sizeof(float *)),
-                   calloc(L + 1, sizeof(float *)), {NULL, NULL}, X};
-    size_t widest = 0;
+                   calloc(L + 1, sizeof(float *)), X};
+    if (!b.W || !b.A || !b.D)
+        die("out of memory");
     for (size_t l = 1; l <= L; l++) {
         b.W[l] = floats(c->sizes[l] * c->sizes[l - 1], 6);
-        b.dW[l] = floats(c->sizes[l] * c->sizes[l - 1], 7);
         b.A[l] = floats(c->sizes[l] * m, 8);
-        widest = c->sizes[l] > widest ? c->sizes[l] : widest;
+        b.D[l] = floats(c->sizes[l] * m, 9);
     }
-    b.D[0] = floats(widest * m, 9);
-    b.D[1] = floats(widest * m, 10);
 
     step_ctx s = {net, X, Y, n_in, n_out, m};
     double flops = step_flops(c);
@@ -467,29 +466,27 @@ static void bench_step(const config *c, int threads, const options *o)
         fwd_flops += 2.0 * (double)c->sizes[l] * (double)c->sizes[l - 1] * (double)m;
 
     tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f\n", c->name, "step", threads, m,
-           (double)m / ts.median, flops / ts.median / 1e9, 1e3 * ts.median);
+            (double)m / ts.median, flops / ts.median / 1e9, 1e3 * ts.median);
     tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f   step/bound = %.1f%%\n", c->name, "bound",
-           threads, m, (double)m / tb.median, flops / tb.median / 1e9, 1e3 * tb.median,
-           100.0 * tb.median / ts.median);
+            threads, m, (double)m / tb.median, flops / tb.median / 1e9, 1e3 * tb.median,
+            100.0 * tb.median / ts.median);
     tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f\n", c->name, "inference", threads, m,
-           (double)m / ti.median, fwd_flops / ti.median / 1e9, 1e3 * ti.median);
+            (double)m / ti.median, fwd_flops / ti.median / 1e9, 1e3 * ti.median);
     add_record((record){c->name, "step", "gemmnet", threads, m, 0, 0, 0, ts.median, ts.min,
                         flops / ts.median / 1e9, (double)m / ts.median, -1});
     add_record((record){c->name, "bound", "blas", threads, m, 0, 0, 0, tb.median, tb.min,
                         flops / tb.median / 1e9, (double)m / tb.median, -1});
-    add_record((record){c->name, "inference", "gemmnet", threads, m, 0, 0, 0, ti.median,
-                        ti.min, fwd_flops / ti.median / 1e9, (double)m / ti.median, -1});
+    add_record((record){c->name, "inference", "gemmnet", threads, m, 0, 0, 0, ti.median, ti.min,
+                        fwd_flops / ti.median / 1e9, (double)m / ti.median, -1});
 
     for (size_t l = 1; l <= L; l++) {
         free(b.W[l]);
-        free(b.dW[l]);
         free(b.A[l]);
+        free(b.D[l]);
     }
     free(b.W);
-    free(b.dW);
     free(b.A);
-    free(b.D[0]);
-    free(b.D[1]);
+    free(b.D);
     free(X);
     free(Y);
     gn_net_free(net);
@@ -612,12 +609,12 @@ static void run_config(const config *c, int threads, const options *o)
 {
     check(gn_set_threads(threads), "gn_set_threads");
     if (!o->skip_ops) {
-        tprintf("\n%-8s %-8s %-16s %-6s %3s %12s %12s %9s %9s %10s\n", "config", "op",
-               "m x n x k", "impl", "thr", "median ms", "min ms", "GFLOP/s", "slower", "rel err");
+        tprintf("\n%-8s %-8s %-16s %-6s %3s %12s %12s %9s %9s %10s\n", "config", "op", "m x n x k",
+                "impl", "thr", "median ms", "min ms", "GFLOP/s", "slower", "rel err");
         bench_products(c, threads, o);
     }
-    tprintf("\n%-8s %-10s %3s %6s %14s %10s %12s\n", "config", "what", "thr", "batch",
-           "samples/s", "GFLOP/s", "median ms");
+    tprintf("\n%-8s %-10s %3s %6s %14s %10s %12s\n", "config", "what", "thr", "batch", "samples/s",
+            "GFLOP/s", "median ms");
     bench_step(c, threads, o);
 }
 

@@ -298,8 +298,9 @@ GN_API size_t gn_net_n_params(const gn_net *net);
  *  network and valid until gn_net_free. Writing to it changes the model. NULL for NULL. */
 GN_API float *gn_net_params(gn_net *net);
 
-/** The gradient buffer, same layout; holds the gradient of the last gn_net_backprop or
- *  gn_net_train_step (zeros before that). Owned by the network. NULL for NULL. */
+/** The gradient buffer, same layout; holds the gradient of the last gn_net_backprop (zeros
+ *  before that). gn_net_train_step writes only its bias entries (see there). Owned by the
+ *  network. NULL for NULL. */
 GN_API float *gn_net_grads(gn_net *net);
 
 /** Offsets (in floats, from the start of the parameter buffer) of W^l and b^l,
@@ -340,7 +341,14 @@ GN_API gn_status gn_net_backprop(gn_net *net, const float *X, size_t ldx, const 
                                  size_t ldy, size_t m, double *loss);
 
 /** One step of mini-batch gradient descent, Nielsen's update_mini_batch:
- *  gn_net_backprop, then params := params − eta · grads. No allocation.
+ *  params := params − eta · (gradient of the batch-mean loss). No allocation.
+ *  The weight update is applied inside the weight-gradient product,
+ *  W^l := W^l − (eta/m)·Δ^l·(A^{l-1})ᵀ (sgemm NoTrans, Trans, beta = 1), after every Δ^l has
+ *  been formed and checked, so the weight gradient is never stored: the weight part of the
+ *  gradient buffer is left as it was and the bias part holds this step's bias gradient.
+ *  Use gn_net_backprop where the gradient itself is wanted. (When an activation or Δ is so
+ *  large that the fused product could overflow, the step falls back to forming the gradient
+ *  in the buffer, checking it, and updating; the result is the same.)
  *  If the batch loss or any gradient entry is not finite the parameters are left unchanged
  *  and GN_ERR_NONFINITE is returned (*loss and the gradient buffer then hold what was
  *  computed).

@@ -21,53 +21,74 @@ static void softmax_column(float *a, size_t n)
 }
 
 /* One loop per activation, with the activation chosen outside it, so each loop is a plain
- * element-wise sweep the compiler can vectorise. */
+ * element-wise sweep the compiler can vectorise. Each also sums the squares of what it
+ * writes: a NaN or infinity anywhere makes the sum non-finite, and its size bounds every
+ * product formed from the matrix later (Cauchy–Schwarz), at no extra pass. */
 #define FOR_EACH_COLUMN(body)                                                                      \
     for (size_t j = 0; j < m; j++) {                                                               \
         float *restrict a = A + j * n;                                                             \
-        for (size_t i = 0; i < n; i++) {                                                           \
+        float ss = 0.0f;                                                                           \
+        _Pragma("omp simd reduction(+ : ss)") for (size_t i = 0; i < n; i++)                       \
+        {                                                                                          \
             float z = a[i] + b[i];                                                                 \
-            body;                                                                                  \
+            float v = (body);                                                                      \
+            a[i] = v;                                                                              \
+            ss += v * v;                                                                           \
         }                                                                                          \
+        total += ss;                                                                               \
     }
 
-void gn__act_forward(gn_act act, float slope, float *A, const float *restrict b, size_t n, size_t m)
+double gn__act_forward(gn_act act, float slope, float *A, const float *restrict b, size_t n,
+                       size_t m)
 {
     const float rest = 1.0f - slope; /* (float)(z > 0) selects without a branch */
+    double total = 0.0;
     switch (act) {
-    case GN_ACT_IDENTITY: FOR_EACH_COLUMN(a[i] = z); break;
-    case GN_ACT_SIGMOID: FOR_EACH_COLUMN(a[i] = sigmoid(z)); break;
-    case GN_ACT_TANH: FOR_EACH_COLUMN(a[i] = tanhf(z)); break;
-    case GN_ACT_RELU: FOR_EACH_COLUMN(a[i] = z < 0.0f ? 0.0f : z); break; /* NaN stays NaN */
-    case GN_ACT_LEAKY_RELU: FOR_EACH_COLUMN(a[i] = z * (slope + rest * (float)(z > 0.0f))); break;
+    case GN_ACT_IDENTITY: FOR_EACH_COLUMN(z); break;
+    case GN_ACT_SIGMOID: FOR_EACH_COLUMN(sigmoid(z)); break;
+    case GN_ACT_TANH: FOR_EACH_COLUMN(tanhf(z)); break;
+    case GN_ACT_RELU: FOR_EACH_COLUMN(z < 0.0f ? 0.0f : z); break; /* NaN stays NaN */
+    case GN_ACT_LEAKY_RELU: FOR_EACH_COLUMN(z * (slope + rest * (float)(z > 0.0f))); break;
     case GN_ACT_SOFTMAX:
-        FOR_EACH_COLUMN(a[i] = z);
-        for (size_t j = 0; j < m; j++)
-            softmax_column(A + j * n, n);
+        total = 0.0;
+        for (size_t j = 0; j < m; j++) {
+            float *a = A + j * n;
+            for (size_t i = 0; i < n; i++)
+                a[i] += b[i];
+            softmax_column(a, n);
+            for (size_t i = 0; i < n; i++)
+                total += (double)a[i] * a[i];
+        }
         break;
     }
+    return total;
 }
 #undef FOR_EACH_COLUMN
 
-/* D := D ⊙ σ'(Z) with σ' written in terms of the output a = σ(z), and db += D in the same
- * sweep. For the ReLU family a > 0 exactly when z > 0 because slope ≥ 0. */
+/* D := D ⊙ σ'(Z) with σ' written in terms of the output a = σ(z), and db += D and Σ D² in the
+ * same sweep. For the ReLU family a > 0 exactly when z > 0 because slope ≥ 0. */
 #define FOR_EACH_COLUMN(deriv)                                                                     \
     for (size_t j = 0; j < m; j++) {                                                               \
         float *restrict d = D + j * n;                                                             \
         const float *restrict a = A + j * n;                                                       \
-        for (size_t i = 0; i < n; i++) {                                                           \
+        float ss = 0.0f;                                                                           \
+        _Pragma("omp simd reduction(+ : ss)") for (size_t i = 0; i < n; i++)                       \
+        {                                                                                          \
             float ai = a[i];                                                                       \
             (void)ai;                                                                              \
             float v = d[i] * (deriv);                                                              \
             d[i] = v;                                                                              \
             db[i] += v;                                                                            \
+            ss += v * v;                                                                           \
         }                                                                                          \
+        total += ss;                                                                               \
     }
 
-void gn__act_backward(gn_act act, float slope, float *D, const float *A, float *restrict db,
-                      size_t n, size_t m)
+double gn__act_backward(gn_act act, float slope, float *D, const float *A, float *restrict db,
+                        size_t n, size_t m)
 {
     const float rest = 1.0f - slope;
+    double total = 0.0;
     for (size_t i = 0; i < n; i++)
         db[i] = 0.0f;
     switch (act) {
@@ -81,5 +102,6 @@ void gn__act_backward(gn_act act, float slope, float *D, const float *A, float *
     float inv_m = 1.0f / (float)m;
     for (size_t i = 0; i < n; i++)
         db[i] *= inv_m;
+    return total;
 }
 #undef FOR_EACH_COLUMN

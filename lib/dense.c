@@ -1,5 +1,5 @@
 /* Forward and backward passes of the dense layers, and the compute calls built on them.
- * Per layer: three products through gn__gemm, everything else one fused element-wise pass. */
+ * Per layer: three products through gn__gemm, everything else fused element-wise passes. */
 #include "internal.h"
 
 #include <limits.h>
@@ -11,47 +11,66 @@ const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m)
     const float *prev = X;
     size_t ld_prev = ldx;
     for (size_t l = 0; l < net->n_layers; l++) {
-        const gn_layer *ly = &net->layers[l];
+        gn_layer *ly = &net->layers[l];
         float *A = net->acts[l];
         /* Z := W · A_prev  (NoTrans, NoTrans), into A; bias and σ follow in one pass. */
         gn__gemm(net->impl, GN_NOTRANS, GN_NOTRANS, ly->n_out, m, ly->n_in, 1.0f,
                  net->params + ly->w_off, ly->n_out, prev, ld_prev, 0.0f, A, ly->n_out);
-        gn__act_forward(ly->act, net->leaky_slope, A, net->params + ly->b_off, ly->n_out, m);
+        ly->a_sumsq =
+            gn__act_forward(ly->act, net->leaky_slope, A, net->params + ly->b_off, ly->n_out, m);
         prev = A;
         ld_prev = ly->n_out;
     }
     return net->acts[net->n_layers - 1];
 }
 
-double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t m)
+/* Forward pass, loss, and every Δ^l with its bias gradient; no weight products yet, so the
+ * parameters are still those of the forward pass. Returns the summed loss. */
+static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                     size_t m)
 {
     size_t L = net->n_layers;
     const float *out = gn__forward(net, X, ldx, m);
-    const gn_layer *top = &net->layers[L - 1];
-    float *D = net->delta[0];
+    gn_layer *top = &net->layers[L - 1];
+    float *D = net->deltas[L - 1];
     double loss = gn__output_delta(net->loss, top->act, out, Y, ldy, D, top->n_out, m);
-    gn__act_backward(gn__output_act(net->loss, top->act), net->leaky_slope, D, out,
-                     net->grads + top->b_off, top->n_out, m);
+    top->d_sumsq = gn__act_backward(gn__output_act(net->loss, top->act), net->leaky_slope, D, out,
+                                    net->grads + top->b_off, top->n_out, m);
+    /* Wᵀ·Δ for the first layer would be the input gradient: not needed */
+    for (size_t l = L - 1; l > 0; l--) {
+        const gn_layer *ly = &net->layers[l];
+        gn_layer *below = &net->layers[l - 1];
+        /* Δ_below := Wᵀ · Δ  (Trans, NoTrans), then ⊙ σ'(Z_below) with db in the same pass */
+        gn__gemm(net->impl, GN_TRANS, GN_NOTRANS, ly->n_in, m, ly->n_out, 1.0f,
+                 net->params + ly->w_off, ly->n_out, net->deltas[l], ly->n_out, 0.0f,
+                 net->deltas[l - 1], ly->n_in);
+        below->d_sumsq = gn__act_backward(below->act, net->leaky_slope, net->deltas[l - 1],
+                                          net->acts[l - 1], net->grads + below->b_off,
+                                          below->n_out, m);
+    }
+    return loss;
+}
 
-    const float inv_m = 1.0f / (float)m;
-    for (size_t l = L; l-- > 0;) {
+/* For every layer, dst^l := alpha · Δ^l · A_prevᵀ + beta · dst^l  (NoTrans, Trans), where
+ * dst is the gradient buffer (alpha = 1/m, beta = 0) or, for a fused SGD update, the
+ * parameters themselves (alpha = −η/m, beta = 1). */
+static void weight_products(gn_net *net, const float *X, size_t ldx, size_t m, float alpha,
+                            float beta, float *dst)
+{
+    for (size_t l = 0; l < net->n_layers; l++) {
         const gn_layer *ly = &net->layers[l];
         const float *prev = l > 0 ? net->acts[l - 1] : X;
         size_t ld_prev = l > 0 ? ly->n_in : ldx;
-        /* dW := (1/m) Δ · A_prevᵀ  (NoTrans, Trans) */
-        gn__gemm(net->impl, GN_NOTRANS, GN_TRANS, ly->n_out, ly->n_in, m, inv_m, D, ly->n_out, prev,
-                 ld_prev, 0.0f, net->grads + ly->w_off, ly->n_out);
-        if (l == 0)
-            break; /* Wᵀ·Δ for the first layer would be the input gradient: not needed */
-        const gn_layer *below = &net->layers[l - 1];
-        float *Dn = D == net->delta[0] ? net->delta[1] : net->delta[0];
-        /* Δ_below := Wᵀ · Δ  (Trans, NoTrans), then ⊙ σ'(Z_below) with db in the same pass */
-        gn__gemm(net->impl, GN_TRANS, GN_NOTRANS, ly->n_in, m, ly->n_out, 1.0f,
-                 net->params + ly->w_off, ly->n_out, D, ly->n_out, 0.0f, Dn, ly->n_in);
-        gn__act_backward(below->act, net->leaky_slope, Dn, net->acts[l - 1],
-                         net->grads + below->b_off, below->n_out, m);
-        D = Dn;
+        gn__gemm(net->impl, GN_NOTRANS, GN_TRANS, ly->n_out, ly->n_in, m, alpha, net->deltas[l],
+                 ly->n_out, prev, ld_prev, beta, dst + ly->w_off, ly->n_out);
     }
+}
+
+double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t m)
+{
+    double loss = deltas(net, X, ldx, Y, ldy, m);
+    /* dW := (1/m) Δ · A_prevᵀ */
+    weight_products(net, X, ldx, m, 1.0f / (float)m, 0.0f, net->grads);
     return loss;
 }
 
@@ -152,6 +171,35 @@ WIDEST_SIMD static bool all_finite(const float *restrict x, size_t n)
     return bad == 0;
 }
 
+/* Σ X² over an n × m matrix with leading dimension ld. */
+static double sum_squares(const float *X, size_t ld, size_t n, size_t m)
+{
+    double total = 0.0;
+    for (size_t j = 0; j < m; j++) {
+        const float *restrict x = X + j * ld;
+        float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+        for (size_t i = 0; i < n; i++)
+            ss += x[i] * x[i];
+        total += ss;
+    }
+    return total;
+}
+
+/* Whether W := W − (η/m)·Δ·Aᵀ can be applied inside the product for every layer: all Δ and
+ * A entries finite, and every partial sum of Δ·Aᵀ bounded by √(ΣΔ²·ΣA²) (Cauchy–Schwarz)
+ * far below the float range, so the product can neither overflow nor produce NaN. */
+static bool safe_to_fuse(const gn_net *net, double x_sumsq)
+{
+    for (size_t l = 0; l < net->n_layers; l++) {
+        double a = l > 0 ? net->layers[l - 1].a_sumsq : x_sumsq;
+        double bound = net->layers[l].d_sumsq * a;
+        if (!(bound < 1e60)) /* also false for NaN */
+            return false;
+    }
+    return true;
+}
+
 gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
                             size_t m, float eta, double *loss)
 {
@@ -162,14 +210,26 @@ gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float
         return gn__fail(net, GN_ERR_ARG,
                         "gn_net_train_step: learning rate %g is not finite and positive",
                         (double)eta);
-    double mean = gn__backprop(net, X, ldx, Y, ldy, m) / (double)m;
+    double mean = deltas(net, X, ldx, Y, ldy, m) / (double)m;
     if (loss)
         *loss = mean;
     if (!isfinite(mean))
         return gn__fail(net, GN_ERR_NONFINITE,
                         "gn_net_train_step: the batch loss is not finite; parameters unchanged");
-    /* A finite loss can still come with a non-finite gradient (an infinite input behind a
-     * saturated sigmoid): check before touching the parameters. */
+    size_t n_in = net->layers[0].n_in;
+    if (safe_to_fuse(net, sum_squares(X, ldx, n_in, m))) {
+        /* The usual case: W := W − (η/m) Δ · A_prevᵀ inside the weight-gradient product
+         * (NoTrans, Trans, beta = 1), so neither a gradient write nor an update pass over
+         * the weights is needed; then b := b − η db. */
+        weight_products(net, X, ldx, m, -eta / (float)m, 1.0f, net->params);
+        for (size_t l = 0; l < net->n_layers; l++) {
+            const gn_layer *ly = &net->layers[l];
+            sgd_update(net->params + ly->b_off, net->grads + ly->b_off, eta, ly->n_out);
+        }
+        return GN_OK;
+    }
+    /* Some Δ or activation is non-finite or huge: form the gradient, check it, then update. */
+    weight_products(net, X, ldx, m, 1.0f / (float)m, 0.0f, net->grads);
     if (!all_finite(net->grads, net->n_params))
         return gn__fail(net, GN_ERR_NONFINITE,
                         "gn_net_train_step: the gradient is not finite; parameters unchanged");

@@ -64,13 +64,14 @@ void gn__gemm_loop(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float
 
 /*---- activations (act.c) ----*/
 
-/* A := σ(A + b·1ᵀ) in place, A is n × m with ld = n: bias and activation in one pass. */
-void gn__act_forward(gn_act act, float slope, float *A, const float *b, size_t n, size_t m);
+/* A := σ(A + b·1ᵀ) in place, A is n × m with ld = n: bias and activation in one pass.
+ * Returns Σ A², which is not finite if any element is not (see gn_net_train_step). */
+double gn__act_forward(gn_act act, float slope, float *A, const float *b, size_t n, size_t m);
 
 /* D := D ⊙ σ'(Z), with σ'(Z) computed from the layer's output A (n × m, ld = n), and
- * db := (1/m)·D·1 written in the same pass. act is never softmax here. */
-void gn__act_backward(gn_act act, float slope, float *D, const float *A, float *db, size_t n,
-                      size_t m);
+ * db := (1/m)·D·1 written in the same pass. Returns Σ D² (of the result). */
+double gn__act_backward(gn_act act, float slope, float *D, const float *A, float *db, size_t n,
+                        size_t m);
 
 /*---- losses (loss.c) ----*/
 
@@ -100,6 +101,8 @@ typedef struct gn_layer {
     size_t n_in, n_out;
     gn_act act;
     size_t w_off, b_off; /* in the parameter/gradient buffers */
+    double a_sumsq;      /* Σ A² of the last forward pass */
+    double d_sumsq;      /* Σ Δ² of the last backward pass */
 } gn_layer;
 
 struct gn_net {
@@ -108,7 +111,6 @@ struct gn_net {
     gn_loss loss;
     float leaky_slope;
     gn_impl impl;
-    size_t max_width; /* max over n_1 … n_L (delta buffers) */
 
     size_t n_params;
     float *params;
@@ -116,7 +118,7 @@ struct gn_net {
 
     size_t max_batch;
     float **acts;    /* A^1 … A^L, each n_l × max_batch, ld = n_l */
-    float *delta[2]; /* ping-pong Δ buffers, max_width × max_batch */
+    float **deltas;  /* Δ^1 … Δ^L, each n_l × max_batch, ld = n_l */
     float *xbuf;     /* gathered inputs, n_0 × max_batch (gn_net_train) */
     float *ybuf;     /* gathered targets, n_L × max_batch */
     float *work;     /* the one allocation behind all of the above */

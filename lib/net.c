@@ -27,16 +27,17 @@ static bool impl_valid(gn_impl i)
     return i == GN_IMPL_BLAS || i == GN_IMPL_NAIVE || i == GN_IMPL_LOOP;
 }
 
-/* Workspace: A^1…A^L, two Δ buffers, the gathered X and Y batches, in one block. */
+/* Workspace: A^1…A^L, Δ^1…Δ^L, the gathered X and Y batches, in one block. */
 static gn_status alloc_workspace(gn_net *net, size_t max_batch)
 {
     size_t total = 0, part;
     size_t n0 = net->layers[0].n_in, nL = net->layers[net->n_layers - 1].n_out;
     for (size_t l = 0; l < net->n_layers; l++)
-        if (!mul_ok(net->layers[l].n_out, max_batch, &part) || !add_ok(total, part, &total))
-            return GN_ERR_NOMEM;
-    size_t extra[4] = {net->max_width, net->max_width, n0, nL};
-    for (int i = 0; i < 4; i++)
+        for (int twice = 0; twice < 2; twice++) /* activations and deltas */
+            if (!mul_ok(net->layers[l].n_out, max_batch, &part) || !add_ok(total, part, &total))
+                return GN_ERR_NOMEM;
+    size_t extra[2] = {n0, nL};
+    for (int i = 0; i < 2; i++)
         if (!mul_ok(extra[i], max_batch, &part) || !add_ok(total, part, &total))
             return GN_ERR_NOMEM;
     float *work = gn__alloc_floats(total);
@@ -49,11 +50,9 @@ static gn_status alloc_workspace(gn_net *net, size_t max_batch)
     for (size_t l = 0; l < net->n_layers; l++) {
         net->acts[l] = p;
         p += net->layers[l].n_out * max_batch;
+        net->deltas[l] = p;
+        p += net->layers[l].n_out * max_batch;
     }
-    net->delta[0] = p;
-    p += net->max_width * max_batch;
-    net->delta[1] = p;
-    p += net->max_width * max_batch;
     net->xbuf = p;
     p += n0 * max_batch;
     net->ybuf = p;
@@ -140,7 +139,8 @@ gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
     net->impl = cfg->impl;
     net->layers = calloc(L, sizeof *net->layers);
     net->acts = calloc(L, sizeof *net->acts);
-    if (!net->layers || !net->acts) {
+    net->deltas = calloc(L, sizeof *net->deltas);
+    if (!net->layers || !net->acts || !net->deltas) {
         gn_net_free(net);
         return GN_ERR_NOMEM;
     }
@@ -150,8 +150,6 @@ gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
         ly->n_in = cfg->sizes[l - 1];
         ly->n_out = cfg->sizes[l];
         ly->act = cfg->acts ? cfg->acts[l - 1] : (l == L ? cfg->output_act : cfg->hidden_act);
-        if (ly->n_out > net->max_width)
-            net->max_width = ly->n_out;
         ly->w_off = off;
         if (!mul_ok(ly->n_out, ly->n_in, &w) || !add_ok(off, w, &off)) {
             gn_net_free(net);
@@ -183,6 +181,7 @@ void gn_net_free(gn_net *net)
     gn__free(net->params);
     gn__free(net->grads);
     free(net->acts);
+    free(net->deltas);
     free(net->layers);
     free(net);
 }

@@ -131,11 +131,15 @@ Test(net, sgd_step_is_params_minus_eta_grads)
     cr_assert_eq(gn_net_backprop(net, X, 5, Y, 3, 8, &loss_bp), GN_OK);
     cr_assert_eq(memcmp(before, gn_net_params(net), np * sizeof *before), 0,
                  "backprop must not change parameters");
+    float *g = malloc(np * sizeof *g);
+    memcpy(g, gn_net_grads(net), np * sizeof *g);
     cr_assert_eq(gn_net_train_step(net, X, 5, Y, 3, 8, 0.25f, &loss_step), GN_OK);
     cr_assert_eq(loss_bp, loss_step);
-    const float *g = gn_net_grads(net), *p = gn_net_params(net);
+    /* the fused update computes the same thing in a different order: float rounding only */
+    const float *p = gn_net_params(net);
     for (size_t i = 0; i < np; i++)
         cr_assert_float_eq(p[i], before[i] - 0.25f * g[i], 1e-6, "parameter %zu", i);
+    free(g);
     /* the step lowers the loss for a small enough eta */
     double after;
     cr_assert_eq(gn_net_evaluate(net, X, 5, Y, 3, 8, &after, NULL), GN_OK);
@@ -143,6 +147,27 @@ Test(net, sgd_step_is_params_minus_eta_grads)
     free(before);
     free(X);
     free(Y);
+    gn_net_free(net);
+}
+
+/* Values so large that the fused update could overflow (Σ Δ² · Σ X² ≥ 1e60) take the plain
+ * path: the step must still equal params − eta · gradient. */
+Test(net, huge_but_finite_values_use_the_checked_path)
+{
+    const size_t sizes[] = {1, 1};
+    const gn_act acts[] = {GN_ACT_IDENTITY};
+    gn_net *net = make_net(sizes, 2, acts, GN_LOSS_QUADRATIC, 2, 1);
+    float *p = gn_net_params(net);
+    p[0] = 1e-8f; /* w */
+    p[1] = 0.0f;  /* b */
+    const float X[2] = {1e19f, 1e19f}, Y[2] = {0, 0};
+    /* a = 1e11, Δ = 1e11: ΣΔ²·ΣX² = 2e22 · 2e38 ≥ 1e60, the gradient 1e30 is finite */
+    cr_assert_eq(gn_net_backprop(net, X, 1, Y, 1, 2, NULL), GN_OK);
+    float gw = gn_net_grads(net)[0], gb = gn_net_grads(net)[1];
+    cr_assert(isfinite(gw) && fabsf(gw) > 1e29f, "dw = %g", (double)gw);
+    cr_assert_eq(gn_net_train_step(net, X, 1, Y, 1, 2, 1e-30f, NULL), GN_OK);
+    cr_assert_float_eq(p[0], 1e-8f - 1e-30f * gw, 1e-6f);
+    cr_assert_float_eq(p[1], 0.0f - 1e-30f * gb, 1e-6f);
     gn_net_free(net);
 }
 
