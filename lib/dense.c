@@ -172,7 +172,7 @@ WIDEST_SIMD static bool all_finite(const float *restrict x, size_t n)
 }
 
 /* Σ X² over an n × m matrix with leading dimension ld. */
-static double sum_squares(const float *X, size_t ld, size_t n, size_t m)
+WIDEST_SIMD static double sum_squares(const float *X, size_t ld, size_t n, size_t m)
 {
     double total = 0.0;
     for (size_t j = 0; j < m; j++) {

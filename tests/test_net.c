@@ -730,3 +730,47 @@ Test(net, shuffle_is_uniform_over_permutations)
     /* χ² with 23 degrees of freedom: P(χ² > 49.7) = 0.001 */
     cr_assert_lt(chi2, 49.7, "chi-square %.1f: the shuffle is not uniform", chi2);
 }
+
+/* The activations against double precision over their whole useful range: sigmoid and
+ * softmax use the library's own vectorised exponential, which must be as good as expf. */
+Test(net, activations_match_double_precision)
+{
+    enum { N = 601 };
+    const size_t sizes[] = {1, 2};
+    const gn_act sig[] = {GN_ACT_SIGMOID}, soft[] = {GN_ACT_SOFTMAX};
+    gn_net *s = make_net(sizes, 2, sig, GN_LOSS_QUADRATIC, N, 1);
+    gn_net *x = make_net(sizes, 2, soft, GN_LOSS_CCE, N, 1);
+    /* z_0 = t, z_1 = −t/2 for inputs t in [−90, 90] */
+    const float W[2] = {1.0f, -0.5f}, b[2] = {0, 0};
+    memcpy(gn_net_params(s), W, sizeof W);
+    memcpy(gn_net_params(s) + 2, b, sizeof b);
+    memcpy(gn_net_params(x), W, sizeof W);
+    memcpy(gn_net_params(x) + 2, b, sizeof b);
+    float t[N];
+    for (int i = 0; i < N; i++)
+        t[i] = -90.0f + 0.3f * (float)i;
+    const float *ys, *yx;
+    cr_assert_eq(gn_net_forward(s, t, 1, N, &ys), GN_OK);
+    cr_assert_eq(gn_net_forward(x, t, 1, N, &yx), GN_OK);
+    for (int i = 0; i < N; i++) {
+        double z0 = t[i], z1 = (double)(-0.5f * t[i]);
+        double s0 = 1 / (1 + exp(-z0)), e = exp(z1 - z0), p0 = 1 / (1 + e);
+        /* a few float roundings: 1e-6 relative, or absolute where the value underflows */
+        cr_assert(fabs(ys[2 * i] - s0) <= 1e-6 * s0 + 1e-37, "sigmoid(%g) = %.9g, want %.9g",
+                  z0, (double)ys[2 * i], s0);
+        /* softmax takes e^(z0 − z1) and z0 − z1 is rounded to float first: an error of
+         * |z0 − z1|·2⁻²⁴ relative, inherent to float, comes on top */
+        double tol = (1e-6 + 1.2e-7 * fabs(z0 - z1)) * p0 + 1e-37;
+        cr_assert(fabs(yx[2 * i] - p0) <= tol, "softmax at %g = %.9g, want %.9g", z0,
+                  (double)yx[2 * i], p0);
+        cr_assert(fabs(yx[2 * i] + yx[2 * i + 1] - 1.0) <= 2e-7, "softmax sums to 1");
+    }
+    /* NaN passes through both */
+    const float nan_in = NAN;
+    cr_assert_eq(gn_net_forward(s, &nan_in, 1, 1, &ys), GN_OK);
+    cr_assert(isnan(ys[0]) && isnan(ys[1]));
+    cr_assert_eq(gn_net_forward(x, &nan_in, 1, 1, &yx), GN_OK);
+    cr_assert(isnan(yx[0]) && isnan(yx[1]));
+    gn_net_free(s);
+    gn_net_free(x);
+}
