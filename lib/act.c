@@ -25,7 +25,8 @@ static inline float exp_approx(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float e_r = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    float n_int = n == n ? n : 0.0f; /* converting NaN to int is undefined; e_r carries it */
+    int32_t bits = ((int32_t)n_int + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return e_r * scale;
