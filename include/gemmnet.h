@@ -299,8 +299,8 @@ GN_API size_t gn_net_n_params(const gn_net *net);
 GN_API float *gn_net_params(gn_net *net);
 
 /** The gradient buffer, same layout; holds the gradient of the last gn_net_backprop (zeros
- *  before that). gn_net_train_step writes only its bias entries (see there). Owned by the
- *  network. NULL for NULL. */
+ *  before that). After gn_net_train_step the bias entries hold that step's bias gradient and
+ *  the weight entries are unspecified (see there). Owned by the network. NULL for NULL. */
 GN_API float *gn_net_grads(gn_net *net);
 
 /** Offsets (in floats, from the start of the parameter buffer) of W^l and b^l,
@@ -311,9 +311,11 @@ GN_API gn_status gn_net_layer_offsets(const gn_net *net, size_t l, size_t *w_off
 
 /*==== Compute ===============================================================================
  * X is n_inputs × m (ldx ≥ n_inputs), Y is n_outputs × m (ldy ≥ n_outputs), both
- * column-major, one sample per column. A NaN or infinity in X or Y is not searched for
- * (that would cost a pass over the data); it shows as a non-finite loss or gradient, which
- * the training calls report as GN_ERR_NONFINITE without changing the parameters.
+ * column-major, one sample per column. Inference and gn_net_backprop do not search X or Y
+ * for NaN or infinity (that would cost a pass over the data): it shows in the outputs and
+ * the loss. The training calls never let one reach the parameters: they report it as
+ * GN_ERR_NONFINITE and leave the parameters unchanged (gn_net_train_step makes one pass over
+ * X for this; Y only acts through the loss and the output error, which are checked).
  * X and Y must not overlap the network's own memory (parameters, gradients, or the output
  * of gn_net_forward): the calls write there while they read X and Y. Copy such data first.
  */
@@ -347,11 +349,14 @@ GN_API gn_status gn_net_backprop(gn_net *net, const float *X, size_t ldx, const 
  *  been formed and checked, so the weight gradient is never stored: the weight part of the
  *  gradient buffer is left as it was and the bias part holds this step's bias gradient.
  *  Use gn_net_backprop where the gradient itself is wanted. (When an activation or Δ is so
- *  large that the fused product could overflow, the step falls back to forming the gradient
- *  in the buffer, checking it, and updating; the result is the same.)
- *  If the batch loss or any gradient entry is not finite the parameters are left unchanged
- *  and GN_ERR_NONFINITE is returned (*loss and the gradient buffer then hold what was
- *  computed).
+ *  large, or eta so large, that the fused product could overflow, the step falls back to
+ *  forming the gradient in the buffer, checking it and the updated values, and updating; the
+ *  result is the same.)
+ *  If the batch loss, any gradient entry or any updated parameter would not be finite, the
+ *  parameters are left unchanged and GN_ERR_NONFINITE is returned; *loss then holds the
+ *  loss computed, and only the bias entries of the gradient buffer are this batch's.
+ *  Parameters already within a factor of about 1e8 of the float range (|w| > 1e30) are not
+ *  guarded against overflow by the fused update.
  *  Returns GN_ERR_NULL, GN_ERR_DIM, GN_ERR_BATCH, GN_ERR_ARG (eta not finite or ≤ 0),
  *  GN_ERR_NONFINITE. */
 GN_API gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float *Y,

@@ -8,13 +8,13 @@
 /* e^x in float, written so it vectorises (libm's expf is a call per element, which made the
  * sigmoid the largest element-wise cost of narrow nets). x = n·ln2 + r with |r| ≤ ln2/2, e^r
  * by a degree-6 polynomial (Cephes coefficients), 2^n put into the exponent bits. Relative
- * error ≤ 2e-7 over the range; x is clamped to [−87.3, 88.3], so the result is never 0 or
+ * error ≤ 2e-7 over the range; x is clamped to [−87.3, 87.3], so the result is never 0 or
  * infinite (both ends are far beyond where a sigmoid or softmax can tell the difference);
  * NaN stays NaN. */
 static inline float exp_approx(float x)
 {
-    x = x < -87.3f ? -87.3f : x; /* comparisons are false for NaN: it passes through */
-    x = x > 88.3f ? 88.3f : x;
+    x = x < -87.3f ? -87.3f : x;           /* comparisons are false for NaN: it passes through */
+    x = x > 87.3f ? 87.3f : x;             /* symmetric: sigmoid(−88) stays a normal float */
     const float round_magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
     float n = (x * 1.44269504088896341f + round_magic) - round_magic;
     float r = x - n * 0.693359375f - n * -2.12194440e-4f; /* ln 2 in two parts */
@@ -79,7 +79,6 @@ double gn__act_forward(gn_act act, float slope, float *A, const float *restrict 
     case GN_ACT_RELU: FOR_EACH_COLUMN(z < 0.0f ? 0.0f : z); break; /* NaN stays NaN */
     case GN_ACT_LEAKY_RELU: FOR_EACH_COLUMN(z * (slope + rest * (float)(z > 0.0f))); break;
     case GN_ACT_SOFTMAX:
-        total = 0.0;
         for (size_t j = 0; j < m; j++) {
             float *a = A + j * n;
             for (size_t i = 0; i < n; i++)

@@ -6,6 +6,11 @@
 #include <math.h>
 #include <string.h>
 
+/* The finiteness guarantees of gn_net_train_step rest on NaN comparing false. */
+#if defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__
+#error "gemmnet must not be compiled with -ffinite-math-only or -ffast-math"
+#endif
+
 const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m)
 {
     const float *prev = X;
@@ -26,8 +31,7 @@ const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m)
 
 /* Forward pass, loss, and every Δ^l with its bias gradient; no weight products yet, so the
  * parameters are still those of the forward pass. Returns the summed loss. */
-static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
-                     size_t m)
+static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t m)
 {
     size_t L = net->n_layers;
     const float *out = gn__forward(net, X, ldx, m);
@@ -44,9 +48,9 @@ static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, si
         gn__gemm(net->impl, GN_TRANS, GN_NOTRANS, ly->n_in, m, ly->n_out, 1.0f,
                  net->params + ly->w_off, ly->n_out, net->deltas[l], ly->n_out, 0.0f,
                  net->deltas[l - 1], ly->n_in);
-        below->d_sumsq = gn__act_backward(below->act, net->leaky_slope, net->deltas[l - 1],
-                                          net->acts[l - 1], net->grads + below->b_off,
-                                          below->n_out, m);
+        below->d_sumsq =
+            gn__act_backward(below->act, net->leaky_slope, net->deltas[l - 1], net->acts[l - 1],
+                             net->grads + below->b_off, below->n_out, m);
     }
     return loss;
 }
@@ -189,15 +193,32 @@ WIDEST_SIMD static double sum_squares(const float *X, size_t ld, size_t n, size_
 /* Whether W := W − (η/m)·Δ·Aᵀ can be applied inside the product for every layer: all Δ and
  * A entries finite, and every partial sum of Δ·Aᵀ bounded by √(ΣΔ²·ΣA²) (Cauchy–Schwarz)
  * far below the float range, so the product can neither overflow nor produce NaN. */
-static bool safe_to_fuse(const gn_net *net, double x_sumsq)
+static bool safe_to_fuse(const gn_net *net, double x_sumsq, float eta, size_t m)
 {
+    /* BLAS may apply alpha = η/m to an operand first or to the sum at the end: bounding
+     * max(1, η/m)·max(1, ‖Δ‖)·max(1, ‖A‖) covers every intermediate either way. */
+    double g = fmax(1.0, (double)eta / (double)m);
     for (size_t l = 0; l < net->n_layers; l++) {
         double a = l > 0 ? net->layers[l - 1].a_sumsq : x_sumsq;
-        double bound = net->layers[l].d_sumsq * a;
-        if (!(bound < 1e60)) /* also false for NaN */
+        double bound = g * fmax(1.0, sqrt(net->layers[l].d_sumsq)) * fmax(1.0, sqrt(a));
+        if (!(bound < 1e30)) /* also false for NaN */
             return false;
     }
     return true;
+}
+
+/* Whether p − η·g is finite everywhere (checked before anything is written). */
+WIDEST_SIMD static bool update_stays_finite(const float *restrict p, const float *restrict g,
+                                            float eta, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = p[i] - eta * g[i];
+        uint32_t u;
+        memcpy(&u, &v, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad == 0;
 }
 
 gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
@@ -217,7 +238,7 @@ gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float
         return gn__fail(net, GN_ERR_NONFINITE,
                         "gn_net_train_step: the batch loss is not finite; parameters unchanged");
     size_t n_in = net->layers[0].n_in;
-    if (safe_to_fuse(net, sum_squares(X, ldx, n_in, m))) {
+    if (safe_to_fuse(net, sum_squares(X, ldx, n_in, m), eta, m)) {
         /* The usual case: W := W − (η/m) Δ · A_prevᵀ inside the weight-gradient product
          * (NoTrans, Trans, beta = 1), so neither a gradient write nor an update pass over
          * the weights is needed; then b := b − η db. */
@@ -233,6 +254,9 @@ gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float
     if (!all_finite(net->grads, net->n_params))
         return gn__fail(net, GN_ERR_NONFINITE,
                         "gn_net_train_step: the gradient is not finite; parameters unchanged");
+    if (!update_stays_finite(net->params, net->grads, eta, net->n_params))
+        return gn__fail(net, GN_ERR_NONFINITE,
+                        "gn_net_train_step: the update would overflow; parameters unchanged");
     sgd_update(net->params, net->grads, eta, net->n_params);
     return GN_OK;
 }

@@ -171,6 +171,29 @@ Test(net, huge_but_finite_values_use_the_checked_path)
     gn_net_free(net);
 }
 
+/* An update that would overflow (a huge learning rate on the fused path, a huge gradient on
+ * the checked path) is reported and leaves the parameters as they were. */
+Test(net, overflowing_update_leaves_parameters_unchanged)
+{
+    const size_t sizes[] = {1, 1};
+    const gn_act acts[] = {GN_ACT_IDENTITY};
+    const struct {
+        float x, w, eta;
+    } cases[] = {{2.0f, 1.0f, 3e38f}, {1e18f, 1.0f, 1e3f}};
+    for (int c = 0; c < 2; c++) {
+        gn_net *net = make_net(sizes, 2, acts, GN_LOSS_QUADRATIC, 2, 1);
+        float *p = gn_net_params(net);
+        p[0] = cases[c].w;
+        p[1] = 0.0f;
+        const float X[2] = {cases[c].x, cases[c].x}, Y[2] = {0, 0};
+        cr_assert_eq(gn_net_train_step(net, X, 1, Y, 1, 2, cases[c].eta, NULL), GN_ERR_NONFINITE,
+                     "case %d", c);
+        cr_assert_eq(p[0], cases[c].w, "case %d: w changed to %g", c, (double)p[0]);
+        cr_assert_eq(p[1], 0.0f, "case %d: b changed to %g", c, (double)p[1]);
+        gn_net_free(net);
+    }
+}
+
 Test(net, predict_any_batch_size_matches_forward)
 {
     const size_t sizes[] = {6, 9, 4};
@@ -756,8 +779,8 @@ Test(net, activations_match_double_precision)
         double z0 = t[i], z1 = (double)(-0.5f * t[i]);
         double s0 = 1 / (1 + exp(-z0)), e = exp(z1 - z0), p0 = 1 / (1 + e);
         /* a few float roundings: 1e-6 relative, or absolute where the value underflows */
-        cr_assert(fabs(ys[2 * i] - s0) <= 1e-6 * s0 + 1e-37, "sigmoid(%g) = %.9g, want %.9g",
-                  z0, (double)ys[2 * i], s0);
+        cr_assert(fabs(ys[2 * i] - s0) <= 1e-6 * s0 + 1e-37, "sigmoid(%g) = %.9g, want %.9g", z0,
+                  (double)ys[2 * i], s0);
         /* softmax takes e^(z0 − z1) and z0 − z1 is rounded to float first: an error of
          * |z0 − z1|·2⁻²⁴ relative, inherent to float, comes on top */
         double tol = (1e-6 + 1.2e-7 * fabs(z0 - z1)) * p0 + 1e-37;
