@@ -162,16 +162,22 @@ WIDEST_SIMD static void sgd_update(float *restrict p, const float *restrict g, f
         p[i] -= eta * g[i];
 }
 
+/* 1 if v is NaN or infinite (all-ones exponent), else 0: an integer test, so OR-ing many of
+ * them vectorises without a floating-point dependency chain. */
+static inline uint32_t nonfinite(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
+
 /* True if no element is NaN or infinite, i.e. none has an all-ones exponent. Integer tests
  * OR-ed together vectorise without a dependency chain through floating-point adds. */
 WIDEST_SIMD static bool all_finite(const float *restrict x, size_t n)
 {
     uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
+    for (size_t i = 0; i < n; i++)
+        bad |= nonfinite(x[i]);
     return bad == 0;
 }
 
@@ -212,12 +218,8 @@ WIDEST_SIMD static bool update_stays_finite(const float *restrict p, const float
                                             float eta, size_t n)
 {
     uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float v = p[i] - eta * g[i];
-        uint32_t u;
-        memcpy(&u, &v, sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
+    for (size_t i = 0; i < n; i++)
+        bad |= nonfinite(p[i] - eta * g[i]);
     return bad == 0;
 }
 
