@@ -105,6 +105,14 @@ gn_status gn__check_batch(gn_net *net, const char *fn, const float *X, size_t ld
     return GN_OK;
 }
 
+gn_status gn__check_eta(gn_net *net, const char *fn, float eta)
+{
+    if (!isfinite(eta) || eta <= 0.0f)
+        return gn__fail(net, GN_ERR_ARG, "%s: learning rate %g is not finite and positive", fn,
+                        (double)eta);
+    return GN_OK;
+}
+
 gn_status gn_net_forward(gn_net *net, const float *X, size_t ldx, size_t m, const float **out)
 {
     gn_status st = gn__check_batch(net, "gn_net_forward", X, ldx, NULL, 0, false, m, true);
@@ -229,10 +237,8 @@ gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float
     gn_status st = gn__check_batch(net, "gn_net_train_step", X, ldx, Y, ldy, true, m, true);
     if (st != GN_OK)
         return st;
-    if (!isfinite(eta) || eta <= 0.0f)
-        return gn__fail(net, GN_ERR_ARG,
-                        "gn_net_train_step: learning rate %g is not finite and positive",
-                        (double)eta);
+    if ((st = gn__check_eta(net, "gn_net_train_step", eta)) != GN_OK)
+        return st;
     double mean = deltas(net, X, ldx, Y, ldy, m) / (double)m;
     if (loss)
         *loss = mean;

@@ -117,11 +117,11 @@ struct gn_net {
     float *grads;
 
     size_t max_batch;
-    float **acts;    /* A^1 … A^L, each n_l × max_batch, ld = n_l */
-    float **deltas;  /* Δ^1 … Δ^L, each n_l × max_batch, ld = n_l */
-    float *xbuf;     /* gathered inputs, n_0 × max_batch (gn_net_train) */
-    float *ybuf;     /* gathered targets, n_L × max_batch */
-    float *work;     /* the one allocation behind all of the above */
+    float **acts;   /* A^1 … A^L, each n_l × max_batch, ld = n_l */
+    float **deltas; /* Δ^1 … Δ^L, each n_l × max_batch, ld = n_l */
+    float *xbuf;    /* gathered inputs, n_0 × max_batch (gn_net_train) */
+    float *ybuf;    /* gathered targets, n_L × max_batch */
+    float *work;    /* the one allocation behind all of the above */
 
     gn_rng rng;
     char err[256];
@@ -134,6 +134,9 @@ gn_status gn__fail(gn_net *net, gn_status status, const char *fmt, ...) GN_PRINT
  * m ≥ 1 and, if batch_limit, m ≤ max_batch. */
 gn_status gn__check_batch(gn_net *net, const char *fn, const float *X, size_t ldx, const float *Y,
                           size_t ldy, bool need_y, size_t m, bool batch_limit);
+
+/* GN_ERR_ARG (with a message naming fn) unless eta is finite and positive. */
+gn_status gn__check_eta(gn_net *net, const char *fn, float eta);
 
 /* Unchecked forward pass; returns A^L. */
 const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m);

@@ -66,6 +66,15 @@ static const char *act_name(gn_act a)
     return act_valid(a) ? names[a] : "unknown";
 }
 
+/* The activation of layer l (1-based) as cfg specifies it: acts[] if given, else the
+ * hidden/output pair. */
+static gn_act layer_act(const gn_net_config *cfg, size_t l)
+{
+    if (cfg->acts)
+        return cfg->acts[l - 1];
+    return l == cfg->n_sizes - 1 ? cfg->output_act : cfg->hidden_act;
+}
+
 gn_status gn_net_config_check(const gn_net_config *cfg, char *err, size_t errlen)
 {
 #define REJECT(st, ...) return (gn__format(err, errlen, __VA_ARGS__), (st))
@@ -98,13 +107,13 @@ gn_status gn_net_config_check(const gn_net_config *cfg, char *err, size_t errlen
                (double)cfg->leaky_slope);
     size_t L = cfg->n_sizes - 1;
     for (size_t l = 1; l <= L; l++) {
-        gn_act a = cfg->acts ? cfg->acts[l - 1] : (l == L ? cfg->output_act : cfg->hidden_act);
+        gn_act a = layer_act(cfg, l);
         if (!act_valid(a))
             REJECT(GN_ERR_ARG, "layer %zu: unknown activation %d", l, (int)a);
         if (a == GN_ACT_SOFTMAX && l != L)
             REJECT(GN_ERR_ARG, "layer %zu: softmax is allowed on the output layer only", l);
     }
-    gn_act out = cfg->acts ? cfg->acts[L - 1] : cfg->output_act;
+    gn_act out = layer_act(cfg, L);
     if (cfg->loss == GN_LOSS_BCE && out != GN_ACT_SIGMOID)
         REJECT(GN_ERR_UNSUPPORTED, "binary cross-entropy needs a sigmoid output layer, not %s",
                act_name(out));
@@ -149,7 +158,7 @@ gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
         gn_layer *ly = &net->layers[l - 1];
         ly->n_in = cfg->sizes[l - 1];
         ly->n_out = cfg->sizes[l];
-        ly->act = cfg->acts ? cfg->acts[l - 1] : (l == L ? cfg->output_act : cfg->hidden_act);
+        ly->act = layer_act(cfg, l);
         ly->w_off = off;
         if (!mul_ok(ly->n_out, ly->n_in, &w) || !add_ok(off, w, &off)) {
             gn_net_free(net);

@@ -51,10 +51,8 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
             net, GN_ERR_ARG,
             "gn_net_train: batch %zu is not in [1, %zu] (the workspace, see gn_net_reserve)",
             opt->batch, net->max_batch);
-    if (!isfinite(opt->eta) || opt->eta <= 0.0f)
-        return gn__fail(net, GN_ERR_ARG,
-                        "gn_net_train: learning rate %g is not finite and positive",
-                        (double)opt->eta);
+    if ((st = gn__check_eta(net, "gn_net_train", opt->eta)) != GN_OK)
+        return st;
     size_t bytes;
     size_t *perm = mul_ok(n, sizeof *perm, &bytes) ? malloc(bytes) : NULL;
     if (!perm)
