@@ -65,10 +65,15 @@ extern "C" {
  *                quadratic        c = ½ ‖a − y‖²                 (Nielsen, chapter 1)
  *                binary CE        c = −Σ_i [y_i ln a_i + (1 − y_i) ln(1 − a_i)]   (sigmoid out)
  *                categorical CE   c = −Σ_i y_i ln a_i                             (softmax out)
+ *                mean abs. error  c = Σ_i |a_i − y_i|
+ *                Huber (δ)        c = Σ_i h(a_i − y_i),  h(g) = ½g² for |g| ≤ δ, δ(|g| − ½δ) else
  *            Output error per sample, before the 1/m: quadratic on an element-wise σ:
- *            (a − y) ⊙ σ'(z); quadratic on softmax: J_softmaxᵀ (a − y), i.e.
- *            a ⊙ (g − aᵀg) with g = a − y; BCE on sigmoid: a − y; CCE on softmax:
- *            a·Σ_i y_i − y, which is the familiar a − y when the targets sum to one.
+ *            (a − y) ⊙ σ'(z); MAE: sign(a − y) ⊙ σ'(z) (0 where a = y); Huber:
+ *            clamp(a − y, −δ, δ) ⊙ σ'(z); on a softmax output these three use the softmax
+ *            Jacobian instead of σ'. BCE on sigmoid: a − y; CCE on softmax: a·Σ_i y_i − y.
+ *            Softmax subtracts the column maximum before exponentiating, so any finite logits
+ *            give finite probabilities. (The softmax Jacobian applied to g is
+ *            a ⊙ (g − aᵀg); a·Σ_i y_i − y is the familiar a − y when the targets sum to one.)
  *            Logs are clamped at ln 1e-30, so a saturated output gives a large finite loss.
  *
  * Errors.    Every fallible call returns a gn_status: GN_OK (0) on success, a negative code
@@ -186,19 +191,23 @@ typedef enum gn_act {
     GN_ACT_RELU = 3,       /**< σ(z) = max(0, z); σ'(0) is taken as 0 */
     GN_ACT_LEAKY_RELU = 4, /**< σ(z) = z for z > 0, slope·z otherwise (gn_net_config.leaky_slope) */
     GN_ACT_SOFTMAX = 5, /**< per column: e^{z_i − max z} / Σ_k e^{z_k − max z}; output layer only */
+    GN_ACT_ELU = 6,      /**< σ(z) = z for z > 0, e^z − 1 otherwise (α = 1) */
+    GN_ACT_SOFTPLUS = 7, /**< σ(z) = ln(1 + e^z), computed as max(z, 0) + ln(1 + e^−|z|) */
 } gn_act;
-#define GN_ACT_COUNT 6
+#define GN_ACT_COUNT 8
 
 typedef enum gn_loss {
     GN_LOSS_QUADRATIC = 0, /**< ½‖a − y‖²; any output activation, softmax included */
     GN_LOSS_BCE = 1,       /**< binary cross-entropy; requires a sigmoid output layer */
     GN_LOSS_CCE = 2,       /**< categorical cross-entropy; requires a softmax output layer;
                                 targets are usually one-hot or probabilities */
+    GN_LOSS_MAE = 3,       /**< mean absolute error Σ_i |a_i − y_i|; any output activation */
+    GN_LOSS_HUBER = 4,     /**< Huber loss with threshold gn_net_config.huber_delta; any output */
 } gn_loss;
-#define GN_LOSS_COUNT 3
+#define GN_LOSS_COUNT 5
 
 typedef enum gn_init {
-    GN_INIT_AUTO = 0,    /**< He for ReLU-family layers, Xavier/Glorot for all others */
+    GN_INIT_AUTO = 0,    /**< He for ReLU, leaky ReLU and ELU layers, Xavier/Glorot for others */
     GN_INIT_XAVIER = 1,  /**< W ~ U(−r, r), r = √(6 / (n_in + n_out)); b = 0 */
     GN_INIT_HE = 2,      /**< W ~ N(0, 2 / n_in); b = 0 */
     GN_INIT_NIELSEN = 3, /**< W, b ~ N(0, 1), as in Nielsen's network.py */
@@ -220,6 +229,7 @@ typedef struct gn_net_config {
     size_t max_batch;    /**< workspace size in samples, ≥ 1; default 128 */
     float leaky_slope;   /**< slope of leaky ReLU for z ≤ 0, finite, in [0, 1); default 0.01 */
     gn_impl impl;        /**< products: GN_IMPL_BLAS (default) or a reference path */
+    float huber_delta;   /**< threshold δ of the Huber loss, finite, > 0; default 1 */
 } gn_net_config;
 
 /** Largest layer width accepted, and the largest number of layers (L + 1 sizes). */
@@ -272,6 +282,48 @@ GN_API gn_status gn_net_set_impl(gn_net *net, gn_impl impl);
  *  or "" if none failed yet. The string belongs to the network and is overwritten by the
  *  next failing call. NULL net gives "". */
 GN_API const char *gn_net_last_error(const gn_net *net);
+
+/*==== Scaling and dropout ===================================================================*/
+
+/** Sets the input standardisation that belongs to the model: from now on every call that
+ *  takes inputs X (forward, predict, backprop, train_step, evaluate, train, fit, metrics)
+ *  feeds the network x'_i = (x_i − mean_i) / std_i, feature by feature, so callers always pass
+ *  raw data. mean and std have n_inputs entries and are copied; every mean finite and every
+ *  std finite and > 0. mean = std = NULL removes the scaling. The scaled batch goes through
+ *  the network's input buffer, one extra pass over the batch. Not thread-safe on one net.
+ *  Returns GN_ERR_NULL (net, or exactly one of mean/std NULL), GN_ERR_ARG (a non-finite mean,
+ *  a std that is not finite and positive). */
+GN_API gn_status gn_net_set_input_scaling(gn_net *net, const float *mean, const float *std);
+
+/** Sets the output scaling of a regression model: training targets are standardised,
+ *  y' = (y − mean) / std, before the loss, and the outputs of gn_net_forward, gn_net_predict
+ *  and gn_net_regression_metrics are mapped back, a = a'·std + mean, so callers see raw
+ *  units. Losses reported by the training calls and gn_net_evaluate are those the network
+ *  minimises, i.e. in standardised units. mean and std have n_outputs entries (copied);
+ *  NULL, NULL removes the scaling. Use only with element-wise output activations (identity,
+ *  typically) and the quadratic, MAE or Huber loss: it is rejected with softmax, BCE and
+ *  CCE, whose targets are class probabilities.
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (as for inputs), GN_ERR_UNSUPPORTED (classification). */
+GN_API gn_status gn_net_set_output_scaling(gn_net *net, const float *mean, const float *std);
+
+/** The current input (or output) scaling: *mean and *std point into the network (valid until
+ *  the scaling is changed or the net freed), or are both NULL when there is none.
+ *  Returns GN_ERR_NULL if net, mean or std is NULL. */
+GN_API gn_status gn_net_input_scaling(const gn_net *net, const float **mean, const float **std);
+GN_API gn_status gn_net_output_scaling(const gn_net *net, const float **mean, const float **std);
+
+/** Inverted dropout on every hidden layer: in the training calls (gn_net_backprop,
+ *  gn_net_train_step, gn_optimizer_step, gn_net_train, gn_net_fit) each hidden activation is
+ *  kept with probability 1 − p and then multiplied by 1/(1 − p), zeroed otherwise, with a
+ *  fresh mask per batch drawn from the network's RNG; inference (forward, predict, evaluate,
+ *  metrics) never drops. p in [0, 1); 0 turns dropout off. The gradient is that of the
+ *  network with this batch's mask. Allocates one mask of n_l × max_batch floats per hidden
+ *  layer (again on gn_net_reserve). On failure the old setting is kept.
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (p not in [0, 1)), GN_ERR_NOMEM. */
+GN_API gn_status gn_net_set_dropout(gn_net *net, float p);
+
+/** The dropout probability (0 when off or for NULL). */
+GN_API float gn_net_dropout(const gn_net *net);
 
 /*==== Introspection and parameter access ====================================================
  * These never fail on a valid network; with a NULL network or an out-of-range index they
@@ -374,11 +426,15 @@ GN_API gn_status gn_net_evaluate(gn_net *net, const float *X, size_t ldx, const 
 
 /** Per-epoch report passed to a progress callback. */
 typedef struct gn_epoch_info {
-    size_t epoch;      /**< 1-based */
-    size_t epochs;     /**< total requested */
-    double train_loss; /**< mean of the mini-batch losses seen during the epoch */
-    double seconds;    /**< wall time of the epoch's training steps (monotonic clock) */
-    size_t samples;    /**< samples trained on in the epoch */
+    size_t epoch;        /**< 1-based */
+    size_t epochs;       /**< total requested */
+    double train_loss;   /**< mean of the mini-batch losses seen during the epoch */
+    double seconds;      /**< wall time of the epoch's training steps (monotonic clock) */
+    size_t samples;      /**< samples trained on in the epoch */
+    double val_loss;     /**< validation loss after the epoch (gn_net_fit with a validation
+                              set; NaN otherwise) */
+    double val_accuracy; /**< validation accuracy likewise (NaN otherwise) */
+    float lr;            /**< learning rate used during the epoch */
 } gn_epoch_info;
 
 /** Called after each epoch; return non-zero to stop training early. */
@@ -431,15 +487,47 @@ GN_API double gn_rng_normal(gn_rng *rng);
 
 /*==== Datasets ==============================================================================*/
 
-/** A labelled dataset in memory: X (n_features × n, column-major, ld = n_features) and
- *  Y (n_outputs × n, ld = n_outputs; one-hot rows for class labels). */
+/** A labelled dataset in memory: X (n_features × n, column-major, one sample per column) and
+ *  Y (n_outputs × n: one-hot columns for class labels, real values for regression). A
+ *  dataset either owns its matrices (the loaders, gn_dataset_split) or views the caller's
+ *  (gn_dataset_wrap). Datasets are read-only once made; distinct threads may read one. */
 typedef struct gn_dataset gn_dataset;
+
+/** A dataset viewing caller-owned matrices without copying: X is n_features × n with
+ *  leading dimension ldx ≥ n_features, Y is n_outputs × n with ldy ≥ n_outputs (a C array
+ *  x[n][n_features] has ldx = n_features). The arrays must stay alive and unchanged until
+ *  gn_dataset_free; the dataset never writes to them. Allocates only the small handle.
+ *  Returns GN_ERR_NULL, GN_ERR_DIM (a size 0, ld too small, n·ld overflowing, a leading
+ *  dimension above INT_MAX), GN_ERR_NOMEM. */
+GN_API gn_status gn_dataset_wrap(gn_dataset **out, const float *X, size_t ldx, const float *Y,
+                                 size_t ldy, size_t n_features, size_t n_outputs, size_t n);
+
+/** Loads an IDX pair (the MNIST / Fashion-MNIST format; each file plain or gzip-compressed,
+ *  detected from its first bytes): images of unsigned bytes (type 0x08) with any number of
+ *  dimensions ≥ 1 after the count (each sample flattened row-major, e.g. 28 × 28 → 784
+ *  features), scaled to [0, 1] by /255; labels of unsigned bytes, one dimension, turned
+ *  into one-hot columns. n_classes is the number of outputs: 0 means max label + 1, or give
+ *  it (e.g. 10) so that a test file missing a class still matches the network.
+ *  Checked, each with its own message naming the file and what is wrong: the magic (two
+ *  zero bytes, type 0x08, dimension count 1 for labels and ≥ 2 for images, at most 8),
+ *  zero dimensions, sizes whose product overflows or exceeds the limits (2^31 samples,
+ *  2^24 features), the file length against what the header implies (short files and
+ *  trailing bytes are both errors; for gzip files the decompressed length, read in bounded
+ *  chunks and never beyond the implied size plus one byte), equal image and label counts,
+ *  and every label < n_classes (≤ 255).
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (n_classes > 256), GN_ERR_IO, GN_ERR_FORMAT, GN_ERR_NOMEM.
+ *  Thread-safe. */
+GN_API gn_status gn_dataset_load_idx(gn_dataset **out, const char *images_path,
+                                     const char *labels_path, size_t n_classes, char *err,
+                                     size_t errlen);
 
 typedef struct gn_csv_options {
     int header;        /**< −1 auto (a first line with a non-numeric field is a header),
                             0 no header, 1 header; default −1 */
     long label_column; /**< 0-based column of the label; −1 = last (default) */
     char delimiter;    /**< default ',' */
+    int regression;    /**< 0: the label is a class (default); 1: it is a real-valued target,
+                            Y is 1 × n */
 } gn_csv_options;
 
 /** Fills *opt with the defaults listed in gn_csv_options. NULL is a no-op. */
@@ -474,18 +562,216 @@ GN_API void gn_dataset_free(gn_dataset *ds);
 GN_API size_t gn_dataset_n_samples(const gn_dataset *ds);
 GN_API size_t gn_dataset_n_features(const gn_dataset *ds);
 GN_API size_t gn_dataset_n_outputs(const gn_dataset *ds);
-/** The feature matrix (ld = n_features) and target matrix (ld = n_outputs), owned by the
- *  dataset. NULL for NULL. */
+/** The feature matrix and target matrix, owned by the dataset (or the caller's, for a
+ *  wrapped one). NULL for NULL. */
 GN_API const float *gn_dataset_x(const gn_dataset *ds);
 GN_API const float *gn_dataset_y(const gn_dataset *ds);
+/** Their leading dimensions: n_features and n_outputs for owned datasets, as given for
+ *  wrapped ones (0 for NULL). */
+GN_API size_t gn_dataset_ldx(const gn_dataset *ds);
+GN_API size_t gn_dataset_ldy(const gn_dataset *ds);
+
+/** Mean and standard deviation (population, divided by n) of every feature (y_part = 0,
+ *  n_features entries) or every target row (y_part = 1, n_outputs entries), accumulated in
+ *  double. A constant row gets std 1 rather than 0, so the result can go straight to
+ *  gn_net_set_input_scaling. Returns GN_ERR_NULL, GN_ERR_NONFINITE (a value is not finite). */
+GN_API gn_status gn_dataset_mean_std(const gn_dataset *ds, int y_part, float *mean, float *std);
 
 /** Splits ds into two new datasets after a seeded shuffle: the first gets
- *  round(frac · n) samples, the second the rest; both must be non-empty. Samples are copied;
- *  ds is unchanged. On failure both outputs are NULL.
+ *  round(frac · n) samples, the second the rest; both must be non-empty. Samples are copied
+ *  once (both results own their matrices); ds is unchanged. On failure both outputs are NULL.
  *  Returns GN_ERR_NULL, GN_ERR_ARG (frac not in (0, 1) or a side would be empty),
  *  GN_ERR_NOMEM. */
 GN_API gn_status gn_dataset_split(const gn_dataset *ds, double frac, uint64_t seed,
                                   gn_dataset **first, gn_dataset **second);
+
+/*==== Optimizers ============================================================================
+ *
+ * An optimizer updates the flat parameter buffer from the flat gradient buffer (layout in
+ * CONVENTIONS) and keeps its own state of the same size (velocities, moment estimates).
+ * With g the gradient of the batch-mean loss, t the 1-based step count and lr the current
+ * learning rate, one step is, element by element:
+ *
+ *   clipping        g := g · min(1, clip_norm / ‖g‖₂)   over the whole buffer, if clip_norm > 0
+ *   L2 (coupled)    g := g + l2·w                       weights only (Nielsen, chapter 3: l2 is
+ *                                                        his λ/n, n the training-set size)
+ *   SGD             p := p − lr·g
+ *   momentum        v := μ·v + g;  p := p − lr·v
+ *   Nesterov        v := μ·v + g;  p := p − lr·(g + μ·v)
+ *   RMSprop         s := ρ·s + (1 − ρ)·g²;  p := p − lr·g / (√s + ε)
+ *   Adam            m := β1·m + (1 − β1)·g;  v := β2·v + (1 − β2)·g²;
+ *                   p := p − lr·m̂ / (√v̂ + ε),  m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)
+ *   decoupled decay w := w − lr·weight_decay·w before the step, weights only (AdamW when
+ *                   combined with Adam; it applies to every kind)
+ *
+ * (The order and the forms are PyTorch's: clip_grad_norm_ before the step, the optimizers'
+ * weight_decay as l2, AdamW's as weight_decay; momentum is written so a learning-rate
+ * schedule scales the whole step.) Biases get neither L2 nor weight decay.
+ */
+
+typedef enum gn_opt {
+    GN_OPT_SGD = 0,
+    GN_OPT_MOMENTUM = 1,
+    GN_OPT_NESTEROV = 2,
+    GN_OPT_RMSPROP = 3,
+    GN_OPT_ADAM = 4,
+    GN_OPT_ADAMW = 5, /**< Adam with decoupled weight decay (default 0.01) */
+} gn_opt;
+#define GN_OPT_COUNT 6
+
+typedef struct gn_optimizer_config {
+    gn_opt kind;        /**< default GN_OPT_SGD */
+    float lr;           /**< learning rate, finite, > 0; default 0.1 for SGD/momentum/Nesterov,
+                             0.001 for RMSprop/Adam/AdamW */
+    float momentum;     /**< μ in [0, 1); default 0.9 */
+    float rho;          /**< RMSprop decay ρ in [0, 1); default 0.99 */
+    float beta1, beta2; /**< Adam decays in [0, 1); defaults 0.9 and 0.999 */
+    float eps;          /**< ε, finite, > 0; default 1e-8 */
+    float weight_decay; /**< decoupled decay ≥ 0; default 0.01 for AdamW, else 0 */
+    float l2;           /**< coupled L2 coefficient ≥ 0; default 0 */
+    float clip_norm;    /**< gradient-norm clipping threshold ≥ 0, 0 = off; default 0 */
+} gn_optimizer_config;
+
+/** Fills *cfg with the defaults of the given kind (see gn_optimizer_config). NULL is a no-op;
+ *  an unknown kind is stored as is and rejected by gn_optimizer_create. Thread-safe. */
+GN_API void gn_optimizer_config_defaults(gn_optimizer_config *cfg, gn_opt kind);
+
+/** An opaque optimizer: its configuration, current learning rate, step count and state. */
+typedef struct gn_optimizer gn_optimizer;
+
+/** Creates an optimizer for networks with net's parameter count (the network is only read
+ *  for its size and layer layout; it is not retained). The state starts at zero. On failure
+ *  *out is NULL and, if err is not NULL, a message is written to err (errlen bytes).
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (unknown kind or a value out of its range), GN_ERR_NOMEM.
+ *  Thread-safe. */
+GN_API gn_status gn_optimizer_create(gn_optimizer **out, const gn_net *net,
+                                     const gn_optimizer_config *cfg, char *err, size_t errlen);
+
+/** Frees an optimizer. NULL is a no-op. */
+GN_API void gn_optimizer_free(gn_optimizer *opt);
+
+/** Sets the learning rate used by the following steps (schedules call this).
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (not finite or ≤ 0). */
+GN_API gn_status gn_optimizer_set_lr(gn_optimizer *opt, float lr);
+/** The current learning rate (0 for NULL). */
+GN_API float gn_optimizer_lr(const gn_optimizer *opt);
+/** Number of steps applied so far, t (0 for NULL). */
+GN_API uint64_t gn_optimizer_steps(const gn_optimizer *opt);
+/** The configuration it was created with (lr as configured, not the current one). */
+GN_API gn_status gn_optimizer_get_config(const gn_optimizer *opt, gn_optimizer_config *cfg);
+
+/** Applies one step to net's parameters from net's gradient buffer, as left by
+ *  gn_net_backprop (or changed by the caller, e.g. after an all-reduce across processes).
+ *  The gradient buffer is overwritten with scratch values. No allocation.
+ *  If a gradient entry is not finite, or so large that its square overflows, or an updated
+ *  parameter would not be finite, returns GN_ERR_NONFINITE with the parameters unchanged
+ *  (in the last case the moment estimates have already absorbed the gradient).
+ *  Returns GN_ERR_NULL, GN_ERR_DIM (net's parameter count differs from the optimizer's),
+ *  GN_ERR_NONFINITE. Not thread-safe on one optimizer or net. */
+GN_API gn_status gn_optimizer_apply(gn_optimizer *opt, gn_net *net);
+
+/** One training step with this optimizer on a batch of m ≤ max_batch samples:
+ *  gn_net_backprop followed by gn_optimizer_apply (plain SGD with no L2, decay or clipping
+ *  takes the fused path of gn_net_train_step instead). *loss (may be NULL) gets the
+ *  batch-mean loss. Same arguments as gn_net_train_step; returns its statuses and those of
+ *  gn_optimizer_apply. No allocation. */
+GN_API gn_status gn_optimizer_step(gn_optimizer *opt, gn_net *net, const float *X, size_t ldx,
+                                   const float *Y, size_t ldy, size_t m, double *loss);
+
+/*==== Fitting: the full training loop =======================================================*/
+
+typedef enum gn_schedule {
+    GN_SCHEDULE_CONSTANT = 0, /**< lr throughout */
+    GN_SCHEDULE_STEP = 1,     /**< lr · gamma^⌊(epoch − 1) / step_epochs⌋ */
+    GN_SCHEDULE_COSINE = 2,   /**< min_lr + ½(lr − min_lr)(1 + cos(π (epoch − 1) / epochs)) */
+} gn_schedule;
+
+/** Flags for gn_fit_options.standardize. */
+#define GN_STANDARDIZE_INPUTS                                                                      \
+    1u /**< input mean/std from the training set (gn_net_set_input_scaling) */
+#define GN_STANDARDIZE_OUTPUTS 2u /**< target mean/std from the training set (regression) */
+
+typedef struct gn_fit_options {
+    size_t epochs;           /**< ≥ 1; default 10 */
+    size_t batch;            /**< ≥ 1; default 128; the workspace grows to it if needed */
+    gn_optimizer_config opt; /**< default: Adam, lr 0.001 */
+    gn_optimizer *optimizer; /**< optional: an existing optimizer (e.g. to resume); then opt
+                                  is ignored and the optimizer's state carries over; default NULL */
+    gn_schedule schedule;    /**< learning-rate schedule, per epoch; default constant */
+    size_t step_epochs;      /**< GN_SCHEDULE_STEP: epochs per decay, ≥ 1; default 10 */
+    float gamma;             /**< GN_SCHEDULE_STEP: factor in (0, 1]; default 0.1 */
+    float min_lr;            /**< GN_SCHEDULE_COSINE: final lr ≥ 0; default 0 */
+    float dropout;           /**< hidden-layer dropout in [0, 1) (gn_net_set_dropout); default 0 */
+    unsigned standardize;    /**< GN_STANDARDIZE_* flags; default 0 (keep the net's scaling) */
+    size_t patience;         /**< early stopping: stop after this many epochs without a lower
+                                  validation loss; 0 = never (default). Needs a validation set. */
+    int restore_best;        /**< with a validation set, end with the parameters of the epoch
+                                  of lowest validation loss; default 1 */
+    int shuffle;             /**< reshuffle every epoch; default 1 */
+    gn_epoch_fn on_epoch;    /**< optional, after every epoch (may stop training) */
+    void (*on_batch)(gn_net *net, size_t epoch, size_t batch, size_t n_batches,
+                     void *user); /**< optional, after every mini-batch (progress bars) */
+    void *user;                   /**< passed to both callbacks */
+} gn_fit_options;
+
+/** Fills *opt with the defaults listed in gn_fit_options. NULL is a no-op. */
+GN_API void gn_fit_options_defaults(gn_fit_options *opt);
+
+typedef struct gn_fit_result {
+    size_t epochs;        /**< epochs run */
+    size_t best_epoch;    /**< epoch of the lowest validation loss (0 without validation) */
+    double best_val_loss; /**< that loss (NaN without validation) */
+    double train_loss;    /**< mean training loss of the last epoch run */
+    double train_seconds; /**< time in training steps only (no evaluation), monotonic clock */
+    size_t samples;       /**< samples trained on, over all epochs */
+    int stopped_early;    /**< 1 if patience ran out, 2 if on_epoch asked to stop */
+} gn_fit_result;
+
+/** Trains net on train with mini-batches (shuffled each epoch with the network's RNG and
+ *  gathered column by column into the network's batch buffer, so the data is read, never
+ *  copied or modified), the configured optimizer and schedule, optional dropout and input/
+ *  output standardisation (computed on train only, then part of the model), and, if val is
+ *  not NULL, validation loss and accuracy after every epoch with optional early stopping
+ *  and restoring of the best parameters. Same seed, data, options and one BLAS thread give
+ *  bit-identical parameters. result may be NULL.
+ *  Allocates for the call: the index array, the optimizer (unless given), a copy of the best
+ *  parameters when restore_best applies, and the workspace if batch > max_batch.
+ *  Returns GN_ERR_NULL, GN_ERR_DIM (dataset sizes do not match the net, or train and val
+ *  differ), GN_ERR_ARG (an option out of range; patience > 0 without val), GN_ERR_NOMEM,
+ *  GN_ERR_UNSUPPORTED (output standardisation on a classifier), GN_ERR_NONFINITE
+ *  (training diverged: the parameters are those from before the failing step, or the best
+ *  ones if restore_best applies); *result is filled in every case it is not NULL, with
+ *  the epochs completed. gn_net_last_error says more. */
+GN_API gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val,
+                            const gn_fit_options *opt, gn_fit_result *result);
+
+/*==== Metrics ===============================================================================
+ * Computed through inference (no dropout, scaling applied as the model says), max_batch
+ * samples at a time, without allocation. X and Y as for gn_net_evaluate.
+ */
+
+/** Confusion matrix of a classifier over n samples: counts[t·k + p] (k = number of classes)
+ *  is the number of samples of true class t predicted as p — a row-major k × k array
+ *  counts[true][predicted], zeroed first. Classes are the argmax of the output and of the
+ *  target column; with one output, class 1 means > 0.5 (k = 2). k must be n_outputs, or 2
+ *  when n_outputs = 1.
+ *  Returns GN_ERR_NULL, GN_ERR_DIM (k wrong, ld too small, n = 0). */
+GN_API gn_status gn_net_confusion(gn_net *net, const float *X, size_t ldx, const float *Y,
+                                  size_t ldy, size_t n, size_t k, uint64_t *counts);
+
+/** Per-class precision and recall from a k × k confusion matrix (as above): precision[c] =
+ *  counts[c][c] / Σ_t counts[t][c], recall[c] = counts[c][c] / Σ_p counts[c][p]; NaN where the
+ *  denominator is 0. Either output may be NULL. Returns the accuracy (trace / total; NaN for
+ *  an empty matrix or NULL counts). Thread-safe. */
+GN_API double gn_class_metrics(const uint64_t *counts, size_t k, double *precision, double *recall);
+
+/** Regression metrics over n samples in raw units (output scaling undone): mse = mean over
+ *  all n·n_outputs entries of (prediction − target)², mae likewise of |·|, and r2 = the mean
+ *  over outputs of 1 − SS_res/SS_tot (NaN for an output whose targets are all equal). Any
+ *  output pointer may be NULL. Returns GN_ERR_NULL, GN_ERR_DIM. */
+GN_API gn_status gn_net_regression_metrics(gn_net *net, const float *X, size_t ldx, const float *Y,
+                                           size_t ldy, size_t n, double *mse, double *mae,
+                                           double *r2);
 
 #ifdef __cplusplus
 }

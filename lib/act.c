@@ -34,6 +34,12 @@ static inline float exp_approx(float x)
 
 static float sigmoid(float z) { return 1.0f / (1.0f + exp_approx(-z)); }
 
+/* expm1f keeps the relative accuracy of e^z − 1 near 0, where the gradient check looks. */
+static float elu(float z) { return z > 0.0f ? z : expm1f(z); }
+
+/* ln(1 + e^z) without overflow for large z or loss of the tiny result for very negative z. */
+static float softplus(float z) { return fmaxf(z, 0.0f) + log1pf(expf(-fabsf(z))); }
+
 static void softmax_column(float *a, size_t n)
 {
     float mx = a[0];
@@ -78,6 +84,8 @@ double gn__act_forward(gn_act act, float slope, float *A, const float *restrict 
     case GN_ACT_TANH: FOR_EACH_COLUMN(tanhf(z)); break;
     case GN_ACT_RELU: FOR_EACH_COLUMN(z < 0.0f ? 0.0f : z); break; /* NaN stays NaN */
     case GN_ACT_LEAKY_RELU: FOR_EACH_COLUMN(z * (slope + rest * (float)(z > 0.0f))); break;
+    case GN_ACT_ELU: FOR_EACH_COLUMN(elu(z)); break;
+    case GN_ACT_SOFTPLUS: FOR_EACH_COLUMN(softplus(z)); break;
     case GN_ACT_SOFTMAX:
         for (size_t j = 0; j < m; j++) {
             float *a = A + j * n;
@@ -94,7 +102,9 @@ double gn__act_forward(gn_act act, float slope, float *A, const float *restrict 
 #undef FOR_EACH_COLUMN
 
 /* D := D ⊙ σ'(Z) with σ' written in terms of the output a = σ(z), and db += D and Σ D² in the
- * same sweep. For the ReLU family a > 0 exactly when z > 0 because slope ≥ 0. */
+ * same sweep. For the ReLU family a > 0 exactly when z > 0 because slope ≥ 0; for ELU
+ * σ'(z) = e^z = a + 1 when z ≤ 0; for softplus σ'(z) = sigmoid(z) = 1 − e^−a. ascale
+ * multiplies A first: 1 − p recovers σ(z) from a dropped-out output a·1/(1 − p). */
 #define FOR_EACH_COLUMN(deriv)                                                                     \
     for (size_t j = 0; j < m; j++) {                                                               \
         float *restrict d = D + j * n;                                                             \
@@ -102,7 +112,7 @@ double gn__act_forward(gn_act act, float slope, float *A, const float *restrict 
         float ss = 0.0f;                                                                           \
         _Pragma("omp simd reduction(+ : ss)") for (size_t i = 0; i < n; i++)                       \
         {                                                                                          \
-            float ai = a[i];                                                                       \
+            float ai = a[i] * ascale;                                                              \
             (void)ai;                                                                              \
             float v = d[i] * (deriv);                                                              \
             d[i] = v;                                                                              \
@@ -112,8 +122,8 @@ double gn__act_forward(gn_act act, float slope, float *A, const float *restrict 
         total += ss;                                                                               \
     }
 
-double gn__act_backward(gn_act act, float slope, float *D, const float *A, float *restrict db,
-                        size_t n, size_t m)
+double gn__act_backward(gn_act act, float slope, float *D, const float *A, float ascale,
+                        float *restrict db, size_t n, size_t m)
 {
     const float rest = 1.0f - slope;
     double total = 0.0;
@@ -126,6 +136,8 @@ double gn__act_backward(gn_act act, float slope, float *D, const float *A, float
     case GN_ACT_TANH: FOR_EACH_COLUMN(1.0f - ai * ai); break;
     case GN_ACT_RELU: FOR_EACH_COLUMN((float)(ai > 0.0f)); break;
     case GN_ACT_LEAKY_RELU: FOR_EACH_COLUMN(slope + rest * (float)(ai > 0.0f)); break;
+    case GN_ACT_ELU: FOR_EACH_COLUMN(ai > 0.0f ? 1.0f : ai + 1.0f); break;
+    case GN_ACT_SOFTPLUS: FOR_EACH_COLUMN(-expm1f(-ai)); break;
     }
     float inv_m = 1.0f / (float)m;
     for (size_t i = 0; i < n; i++)
@@ -133,3 +145,40 @@ double gn__act_backward(gn_act act, float slope, float *D, const float *A, float
     return total;
 }
 #undef FOR_EACH_COLUMN
+
+double gn__dropout_forward(gn_rng *rng, float p, float *A, float *M, size_t n, size_t m)
+{
+    /* keep when a 32-bit uniform integer is ≥ p·2^32: each half of a 64-bit draw is one */
+    uint32_t threshold = (uint32_t)fmin((double)p * 4294967296.0, 4294967295.0);
+    float keep = 1.0f / (1.0f - p);
+    size_t total = n * m, i = 0;
+    for (; i + 1 < total; i += 2) {
+        uint64_t r = gn_rng_next(rng);
+        M[i] = (uint32_t)r >= threshold ? keep : 0.0f;
+        M[i + 1] = (uint32_t)(r >> 32) >= threshold ? keep : 0.0f;
+    }
+    if (i < total)
+        M[i] = (uint32_t)gn_rng_next(rng) >= threshold ? keep : 0.0f;
+    float ss = 0.0f;
+    double sum = 0.0;
+    for (size_t j = 0; j < m; j++) {
+        float *restrict a = A + j * n;
+        const float *restrict mk = M + j * n;
+        ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+        for (size_t k = 0; k < n; k++) {
+            a[k] *= mk[k];
+            ss += a[k] * a[k];
+        }
+        sum += ss;
+    }
+    return sum;
+}
+
+void gn__dropout_backward(float *restrict D, const float *restrict M, size_t n, size_t m)
+{
+    size_t total = n * m;
+#pragma omp simd
+    for (size_t i = 0; i < total; i++)
+        D[i] *= M[i];
+}

@@ -3,18 +3,13 @@
 #include "internal.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct gn_dataset {
-    size_t n, n_features, n_outputs;
-    float *X; /* n_features × n */
-    float *Y; /* n_outputs × n */
-};
 
 enum { MAX_CLASSES = 65536, MAX_NUMBER_CHARS = 255 }; /* as documented in gemmnet.h */
 
@@ -25,20 +20,19 @@ void gn_csv_options_defaults(gn_csv_options *opt)
     opt->header = -1;
     opt->label_column = -1;
     opt->delimiter = ',';
+    opt->regression = 0;
 }
 
 void gn_dataset_free(gn_dataset *ds)
 {
     if (!ds)
         return;
-    gn__free(ds->X);
-    gn__free(ds->Y);
+    gn__free(ds->own_x);
+    gn__free(ds->own_y);
     free(ds);
 }
 
-/* A dataset owning X (if given, else a new zeroed one) and a new zeroed Y. On failure X is
- * left to the caller. */
-static gn_dataset *dataset_new(size_t n, size_t n_features, size_t n_outputs, float *X)
+gn_dataset *gn__dataset_new(size_t n, size_t n_features, size_t n_outputs, float *X)
 {
     gn_dataset *ds = calloc(1, sizeof *ds);
     size_t nx, ny;
@@ -47,17 +41,72 @@ static gn_dataset *dataset_new(size_t n, size_t n_features, size_t n_outputs, fl
         return NULL;
     }
     ds->n = n;
-    ds->n_features = n_features;
-    ds->n_outputs = n_outputs;
-    ds->X = X ? X : gn__alloc_floats(nx);
-    ds->Y = gn__alloc_floats(ny);
-    if (!ds->X || !ds->Y) {
+    ds->n_features = ds->ldx = n_features;
+    ds->n_outputs = ds->ldy = n_outputs;
+    ds->own_x = X ? X : gn__alloc_floats(nx);
+    ds->own_y = gn__alloc_floats(ny);
+    if (!ds->own_x || !ds->own_y) {
         if (X)
-            ds->X = NULL;
+            ds->own_x = NULL;
         gn_dataset_free(ds);
         return NULL;
     }
+    ds->X = ds->own_x;
+    ds->Y = ds->own_y;
     return ds;
+}
+
+gn_status gn_dataset_wrap(gn_dataset **out, const float *X, size_t ldx, const float *Y, size_t ldy,
+                          size_t n_features, size_t n_outputs, size_t n)
+{
+    if (!out)
+        return GN_ERR_NULL;
+    *out = NULL;
+    if (!X || !Y)
+        return GN_ERR_NULL;
+    size_t span;
+    if (n == 0 || n_features == 0 || n_outputs == 0 || ldx < n_features || ldy < n_outputs ||
+        ldx > INT_MAX || ldy > INT_MAX || !mul_ok(n, ldx, &span) || !mul_ok(n, ldy, &span))
+        return GN_ERR_DIM;
+    gn_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds)
+        return GN_ERR_NOMEM;
+    *ds = (gn_dataset){.n = n,
+                       .n_features = n_features,
+                       .n_outputs = n_outputs,
+                       .ldx = ldx,
+                       .ldy = ldy,
+                       .X = X,
+                       .Y = Y};
+    *out = ds;
+    return GN_OK;
+}
+
+gn_status gn_dataset_mean_std(const gn_dataset *ds, int y_part, float *mean, float *std)
+{
+    if (!ds || !mean || !std)
+        return GN_ERR_NULL;
+    const float *M = y_part ? ds->Y : ds->X;
+    size_t rows = y_part ? ds->n_outputs : ds->n_features, ld = y_part ? ds->ldy : ds->ldx;
+    /* Two passes in double (mean, then squared deviations): no cancellation for data far
+     * from zero, unlike Σx² − n·mean². */
+    for (size_t i = 0; i < rows; i++) {
+        double s = 0.0, q = 0.0;
+        for (size_t j = 0; j < ds->n; j++)
+            s += M[i + j * ld];
+        double mu = s / (double)ds->n;
+        for (size_t j = 0; j < ds->n; j++) {
+            double d = M[i + j * ld] - mu;
+            q += d * d;
+        }
+        double sd = sqrt(q / (double)ds->n);
+        if (!isfinite(mu) || !isfinite(sd) || fabs(mu) > FLT_MAX || sd > FLT_MAX)
+            return GN_ERR_NONFINITE;
+        mean[i] = (float)mu;
+        /* a constant (or nearly constant) row is left unscaled instead of divided by ~0 */
+        std[i] = sd > 1e-6 * fmax(1.0, fabs(mu)) ? (float)sd : 1.0f;
+    }
+    return GN_OK;
 }
 
 size_t gn_dataset_n_samples(const gn_dataset *ds) { return ds ? ds->n : 0; }
@@ -65,6 +114,8 @@ size_t gn_dataset_n_features(const gn_dataset *ds) { return ds ? ds->n_features 
 size_t gn_dataset_n_outputs(const gn_dataset *ds) { return ds ? ds->n_outputs : 0; }
 const float *gn_dataset_x(const gn_dataset *ds) { return ds ? ds->X : NULL; }
 const float *gn_dataset_y(const gn_dataset *ds) { return ds ? ds->Y : NULL; }
+size_t gn_dataset_ldx(const gn_dataset *ds) { return ds ? ds->ldx : 0; }
+size_t gn_dataset_ldy(const gn_dataset *ds) { return ds ? ds->ldy : 0; }
 
 /*---- CSV ----*/
 
@@ -289,9 +340,10 @@ static gn_status parse_csv(const char *buf, size_t len, const gn_csv_options *op
     size_t nx, n_feat = n_cols - 1;
     float *X = mul_ok(n_rows, n_feat, &nx) ? gn__alloc_floats(nx) : NULL;
     long *labels = calloc(n_rows, sizeof *labels);
+    float *targets = opt->regression ? calloc(n_rows, sizeof *targets) : NULL;
     field *fields = calloc(n_cols, sizeof *fields);
     label_map *map = NULL;
-    gn_status st = X && labels && fields ? GN_OK : GN_ERR_NOMEM;
+    gn_status st = X && labels && fields && (targets || !opt->regression) ? GN_OK : GN_ERR_NOMEM;
     int numeric_labels = -1; /* decided by the first data row */
     long max_label = -1;
 
@@ -318,6 +370,17 @@ static gn_status parse_csv(const char *buf, size_t len, const gn_csv_options *op
         for (size_t c = 0, fc = 0; c < n_cols && st == GN_OK; c++) {
             double v;
             bool num = parse_number(fields[c], &v);
+            if (c == label_col && opt->regression) {
+                if (!num)
+                    st = csv_fail(cs, GN_ERR_FORMAT, line, c + 1, "target is not a number",
+                                  fields[c]);
+                else if (!isfinite(v) || fabs(v) > FLT_MAX)
+                    st = csv_fail(cs, GN_ERR_NONFINITE, line, c + 1, "target is not a finite float",
+                                  fields[c]);
+                else
+                    targets[row] = (float)v;
+                continue;
+            }
             if (c == label_col) {
                 if (numeric_labels < 0)
                     numeric_labels = num;
@@ -351,21 +414,25 @@ static gn_status parse_csv(const char *buf, size_t len, const gn_csv_options *op
 
     gn_dataset *ds = NULL;
     if (st == GN_OK) {
-        size_t n_classes = (size_t)max_label + 1;
-        ds = dataset_new(n_rows, n_feat, n_classes, X);
+        size_t n_out = opt->regression ? 1 : (size_t)max_label + 1;
+        ds = gn__dataset_new(n_rows, n_feat, n_out, X);
         if (!ds)
             st = GN_ERR_NOMEM;
     }
     if (st == GN_OK) {
         X = NULL; /* now the dataset's */
         for (size_t j = 0; j < n_rows; j++)
-            ds->Y[(size_t)labels[j] + j * ds->n_outputs] = 1.0f;
+            if (opt->regression)
+                ds->own_y[j] = targets[j];
+            else
+                ds->own_y[(size_t)labels[j] + j * ds->n_outputs] = 1.0f;
         *out = ds;
     }
     if (st == GN_ERR_NOMEM)
         gn__format(cs->err, cs->errlen, "%s: out of memory", cs->path);
     gn__free(X);
     free(labels);
+    free(targets);
     free(fields);
     free(map);
     return st;
@@ -389,8 +456,9 @@ gn_status gn_dataset_load_csv(gn_dataset **out, const char *path, const gn_csv_o
         opt = &defaults;
     /* A delimiter that can be part of a number or a line end would split fields silently. */
     unsigned char dc = (unsigned char)opt->delimiter;
-    if (opt->header < -1 || opt->header > 1 || opt->label_column < -1 || dc == '\0' || dc == '\n' ||
-        dc == '\r' || dc == '"' || isalnum(dc) || strchr(".+-", dc)) {
+    if (opt->header < -1 || opt->header > 1 || opt->label_column < -1 ||
+        (opt->regression != 0 && opt->regression != 1) || dc == '\0' || dc == '\n' || dc == '\r' ||
+        dc == '"' || isalnum(dc) || strchr(".+-", dc)) {
         gn__format(err, errlen,
                    "%s: invalid CSV options (header %d, label column %ld, delimiter %d)", path,
                    opt->header, opt->label_column, (int)opt->delimiter);
@@ -423,8 +491,8 @@ gn_status gn_dataset_split(const gn_dataset *ds, double frac, uint64_t seed, gn_
     if (n1 == 0 || n1 >= ds->n)
         return GN_ERR_ARG;
     size_t *perm = calloc(ds->n, sizeof *perm);
-    gn_dataset *a = dataset_new(n1, ds->n_features, ds->n_outputs, NULL);
-    gn_dataset *b = dataset_new(ds->n - n1, ds->n_features, ds->n_outputs, NULL);
+    gn_dataset *a = gn__dataset_new(n1, ds->n_features, ds->n_outputs, NULL);
+    gn_dataset *b = gn__dataset_new(ds->n - n1, ds->n_features, ds->n_outputs, NULL);
     if (!perm || !a || !b) {
         free(perm);
         gn_dataset_free(a);
@@ -439,9 +507,9 @@ gn_status gn_dataset_split(const gn_dataset *ds, double frac, uint64_t seed, gn_
     for (size_t j = 0; j < ds->n; j++) {
         gn_dataset *d = j < n1 ? a : b;
         size_t col = j < n1 ? j : j - n1;
-        memcpy(d->X + col * d->n_features, ds->X + perm[j] * ds->n_features,
+        memcpy(d->own_x + col * d->n_features, ds->X + perm[j] * ds->ldx,
                ds->n_features * sizeof(float));
-        memcpy(d->Y + col * d->n_outputs, ds->Y + perm[j] * ds->n_outputs,
+        memcpy(d->own_y + col * d->n_outputs, ds->Y + perm[j] * ds->ldy,
                ds->n_outputs * sizeof(float));
     }
     free(perm);

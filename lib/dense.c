@@ -11,8 +11,9 @@
 #error "gemmnet must not be compiled with -ffinite-math-only or -ffast-math"
 #endif
 
-const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m)
+const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m, bool training)
 {
+    bool drop = training && net->dropout > 0.0f;
     const float *prev = X;
     size_t ld_prev = ldx;
     for (size_t l = 0; l < net->n_layers; l++) {
@@ -23,6 +24,9 @@ const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m)
                  net->params + ly->w_off, ly->n_out, prev, ld_prev, 0.0f, A, ly->n_out);
         ly->a_sumsq =
             gn__act_forward(ly->act, net->leaky_slope, A, net->params + ly->b_off, ly->n_out, m);
+        if (drop && l + 1 < net->n_layers) /* inverted dropout on hidden layers */
+            ly->a_sumsq =
+                gn__dropout_forward(&net->rng, net->dropout, A, net->masks[l], ly->n_out, m);
         prev = A;
         ld_prev = ly->n_out;
     }
@@ -34,12 +38,15 @@ const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m)
 static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t m)
 {
     size_t L = net->n_layers;
-    const float *out = gn__forward(net, X, ldx, m);
+    const float *out = gn__forward(net, X, ldx, m, true);
     gn_layer *top = &net->layers[L - 1];
     float *D = net->deltas[L - 1];
-    double loss = gn__output_delta(net->loss, top->act, out, Y, ldy, D, top->n_out, m);
+    double loss =
+        gn__output_delta(net->loss, net->huber_delta, top->act, out, Y, ldy, D, top->n_out, m);
     top->d_sumsq = gn__act_backward(gn__output_act(net->loss, top->act), net->leaky_slope, D, out,
-                                    net->grads + top->b_off, top->n_out, m);
+                                    1.0f, net->grads + top->b_off, top->n_out, m);
+    bool drop = net->dropout > 0.0f;
+    float ascale = drop ? 1.0f - net->dropout : 1.0f; /* σ(z) from the dropped-out a */
     /* Wᵀ·Δ for the first layer would be the input gradient: not needed */
     for (size_t l = L - 1; l > 0; l--) {
         const gn_layer *ly = &net->layers[l];
@@ -48,9 +55,11 @@ static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, si
         gn__gemm(net->impl, GN_TRANS, GN_NOTRANS, ly->n_in, m, ly->n_out, 1.0f,
                  net->params + ly->w_off, ly->n_out, net->deltas[l], ly->n_out, 0.0f,
                  net->deltas[l - 1], ly->n_in);
+        if (drop) /* the kept units' Δ scaled as their activations were, the others 0 */
+            gn__dropout_backward(net->deltas[l - 1], net->masks[l - 1], below->n_out, m);
         below->d_sumsq =
             gn__act_backward(below->act, net->leaky_slope, net->deltas[l - 1], net->acts[l - 1],
-                             net->grads + below->b_off, below->n_out, m);
+                             ascale, net->grads + below->b_off, below->n_out, m);
     }
     return loss;
 }
@@ -120,7 +129,10 @@ gn_status gn_net_forward(gn_net *net, const float *X, size_t ldx, size_t m, cons
         return st;
     if (!out)
         return gn__fail(net, GN_ERR_NULL, "gn_net_forward: out is NULL");
-    *out = gn__forward(net, X, ldx, m);
+    gn__prepare(net, &X, &ldx, NULL, NULL, m);
+    float *A = (float *)gn__forward(net, X, ldx, m, false); /* the network's own buffer */
+    gn__unscale_outputs(net, A, gn_net_n_outputs(net), m);
+    *out = A;
     return GN_OK;
 }
 
@@ -132,10 +144,13 @@ gn_status gn_net_predict(gn_net *net, const float *X, size_t ldx, size_t n, floa
     size_t n_out = gn_net_n_outputs(net);
     for (size_t j0 = 0; j0 < n; j0 += net->max_batch) {
         size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch;
-        const float *A = gn__forward(net, X + j0 * ldx, ldx, m);
+        const float *Xb = X + j0 * ldx;
+        size_t ldb = ldx;
+        gn__prepare(net, &Xb, &ldb, NULL, NULL, m);
+        const float *A = gn__forward(net, Xb, ldb, m, false);
         for (size_t j = 0; j < m; j++)
-            for (size_t i = 0; i < n_out; i++)
-                Y[i + (j0 + j) * ldy] = A[i + j * n_out];
+            memcpy(Y + (j0 + j) * ldy, A + j * n_out, n_out * sizeof *Y);
+        gn__unscale_outputs(net, Y + j0 * ldy, ldy, m);
     }
     return GN_OK;
 }
@@ -146,22 +161,15 @@ gn_status gn_net_backprop(gn_net *net, const float *X, size_t ldx, const float *
     gn_status st = gn__check_batch(net, "gn_net_backprop", X, ldx, Y, ldy, true, m, true);
     if (st != GN_OK)
         return st;
+    gn__prepare(net, &X, &ldx, &Y, &ldy, m);
     double sum = gn__backprop(net, X, ldx, Y, ldy, m);
     if (loss)
         *loss = sum / (double)m;
     return GN_OK;
 }
 
-/* These two passes over the whole parameter vector are the step's largest element-wise cost
- * on narrow nets; compiled for the widest vector unit the CPU has, chosen at load time. */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define WIDEST_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-#endif
-#ifndef WIDEST_SIMD
-#define WIDEST_SIMD
-#endif
+/* These passes over the whole parameter vector are the step's largest element-wise cost on
+ * narrow nets; WIDEST_SIMD (internal.h) builds them for the widest vector unit there is. */
 
 /* params := params − η · grads, over the one flat buffer */
 WIDEST_SIMD static void sgd_update(float *restrict p, const float *restrict g, float eta, size_t n)
@@ -170,18 +178,9 @@ WIDEST_SIMD static void sgd_update(float *restrict p, const float *restrict g, f
         p[i] -= eta * g[i];
 }
 
-/* 1 if v is NaN or infinite (all-ones exponent), else 0: an integer test, so OR-ing many of
- * them vectorises without a floating-point dependency chain. */
-static inline uint32_t nonfinite(float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    return (u & 0x7f800000u) == 0x7f800000u;
-}
-
 /* True if no element is NaN or infinite, i.e. none has an all-ones exponent. Integer tests
  * OR-ed together vectorise without a dependency chain through floating-point adds. */
-WIDEST_SIMD static bool all_finite(const float *restrict x, size_t n)
+WIDEST_SIMD bool gn__all_finite(const float *restrict x, size_t n)
 {
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++)
@@ -239,6 +238,13 @@ gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float
         return st;
     if ((st = gn__check_eta(net, "gn_net_train_step", eta)) != GN_OK)
         return st;
+    gn__prepare(net, &X, &ldx, &Y, &ldy, m);
+    return gn__sgd_step(net, X, ldx, Y, ldy, m, eta, loss);
+}
+
+gn_status gn__sgd_step(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                       size_t m, float eta, double *loss)
+{
     double mean = deltas(net, X, ldx, Y, ldy, m) / (double)m;
     if (loss)
         *loss = mean;
@@ -259,7 +265,7 @@ gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float
     }
     /* Some Δ or activation is non-finite or huge: form the gradient, check it, then update. */
     weight_products(net, X, ldx, m, 1.0f / (float)m, 0.0f, net->grads);
-    if (!all_finite(net->grads, net->n_params))
+    if (!gn__all_finite(net->grads, net->n_params))
         return gn__fail(net, GN_ERR_NONFINITE,
                         "gn_net_train_step: the gradient is not finite; parameters unchanged");
     if (!update_stays_finite(net->params, net->grads, eta, net->n_params))
@@ -279,10 +285,12 @@ gn_status gn_net_evaluate(gn_net *net, const float *X, size_t ldx, const float *
     double sum = 0.0;
     for (size_t j0 = 0; j0 < n; j0 += net->max_batch) {
         size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch;
-        const float *A = gn__forward(net, X + j0 * ldx, ldx, m);
-        const float *Yb = Y + j0 * ldy;
-        sum += gn__loss_sum(net->loss, A, Yb, ldy, n_out, m);
-        correct += gn__count_correct(A, Yb, ldy, n_out, m);
+        const float *Xb = X + j0 * ldx, *Yb = Y + j0 * ldy;
+        size_t ldxb = ldx, ldyb = ldy;
+        gn__prepare(net, &Xb, &ldxb, &Yb, &ldyb, m);
+        const float *A = gn__forward(net, Xb, ldxb, m, false);
+        sum += gn__loss_sum(net->loss, net->huber_delta, A, Yb, ldyb, n_out, m);
+        correct += gn__count_correct(A, Yb, ldyb, n_out, m);
     }
     if (loss)
         *loss = sum / (double)n;

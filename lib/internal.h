@@ -7,12 +7,34 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__)
 #define GN_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define GN_PRINTF(f, a)
 #endif
+
+/* Passes over the whole parameter vector are compiled for the widest vector unit the CPU
+ * has, chosen at load time. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define WIDEST_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef WIDEST_SIMD
+#define WIDEST_SIMD
+#endif
+
+/* 1 if v is NaN or infinite (all-ones exponent), else 0: an integer test, so OR-ing many of
+ * them vectorises without a floating-point dependency chain. */
+static inline uint32_t nonfinite(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
 
 /*---- memory (util.c) ----*/
 
@@ -68,32 +90,55 @@ void gn__gemm_loop(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float
  * Returns Σ A², which is not finite if any element is not (see gn_net_train_step). */
 double gn__act_forward(gn_act act, float slope, float *A, const float *b, size_t n, size_t m);
 
-/* D := D ⊙ σ'(Z), with σ'(Z) computed from the layer's output A (n × m, ld = n), and
- * db := (1/m)·D·1 written in the same pass. Returns Σ D² (of the result). */
-double gn__act_backward(gn_act act, float slope, float *D, const float *A, float *db, size_t n,
-                        size_t m);
+/* D := D ⊙ σ'(Z), with σ'(Z) computed from the layer's output A (n × m, ld = n) times ascale
+ * (1, or 1 − p to undo inverted dropout), and db := (1/m)·D·1 written in the same pass.
+ * Returns Σ D² (of the result). */
+double gn__act_backward(gn_act act, float slope, float *D, const float *A, float ascale, float *db,
+                        size_t n, size_t m);
+
+/* Draws a dropout mask M (n × m, entries 0 or 1/(1 − p)) from rng and sets A := A ⊙ M.
+ * Returns Σ A² of the result. */
+double gn__dropout_forward(gn_rng *rng, float p, float *A, float *M, size_t n, size_t m);
+
+/* D := D ⊙ M, n × m. */
+void gn__dropout_backward(float *D, const float *M, size_t n, size_t m);
 
 /*---- losses (loss.c) ----*/
 
-/* Sum over the m columns of the per-sample loss (not divided by m). */
-double gn__loss_sum(gn_loss loss, const float *A, const float *Y, size_t ldy, size_t n, size_t m);
+/* Sum over the m columns of the per-sample loss (not divided by m); delta is the Huber δ. */
+double gn__loss_sum(gn_loss loss, float delta, const float *A, const float *Y, size_t ldy, size_t n,
+                    size_t m);
 
 /* First part of the output error, from the output A and targets Y: D := a − y, times the
  * softmax Jacobian for quadratic loss on softmax. The element-wise σ' (quadratic loss on other
  * activations) is left to gn__act_backward; see gn__output_act. Returns the summed loss (as
  * gn__loss_sum) so one pass gives both. */
-double gn__output_delta(gn_loss loss, gn_act act, const float *A, const float *Y, size_t ldy,
-                        float *D, size_t n, size_t m);
+double gn__output_delta(gn_loss loss, float delta, gn_act act, const float *A, const float *Y,
+                        size_t ldy, float *D, size_t n, size_t m);
 
 /* The activation whose σ' still has to multiply the output error after gn__output_delta:
  * the layer's own for quadratic loss, identity where the delta is already complete. */
 static inline gn_act gn__output_act(gn_loss loss, gn_act act)
 {
-    return loss == GN_LOSS_QUADRATIC && act != GN_ACT_SOFTMAX ? act : GN_ACT_IDENTITY;
+    bool regression = loss == GN_LOSS_QUADRATIC || loss == GN_LOSS_MAE || loss == GN_LOSS_HUBER;
+    return regression && act != GN_ACT_SOFTMAX ? act : GN_ACT_IDENTITY;
 }
 
 /* Number of columns whose prediction matches the target (see gn_net_evaluate). */
 size_t gn__count_correct(const float *A, const float *Y, size_t ldy, size_t n, size_t m);
+
+/*---- datasets (data.c) ----*/
+
+struct gn_dataset {
+    size_t n, n_features, n_outputs;
+    size_t ldx, ldy;
+    const float *X, *Y;   /* what readers use: owned storage or the caller's arrays */
+    float *own_x, *own_y; /* owned storage, NULL for a wrapped dataset */
+};
+
+/* A dataset owning X (if given, else a new zeroed n_features × n) and a new zeroed Y, both
+ * with ld = rows. NULL on failure or overflow; X is then still the caller's. */
+gn_dataset *gn__dataset_new(size_t n, size_t n_features, size_t n_outputs, float *X);
 
 /*---- network ----*/
 
@@ -119,9 +164,15 @@ struct gn_net {
     size_t max_batch;
     float **acts;   /* A^1 … A^L, each n_l × max_batch, ld = n_l */
     float **deltas; /* Δ^1 … Δ^L, each n_l × max_batch, ld = n_l */
-    float *xbuf;    /* gathered inputs, n_0 × max_batch (gn_net_train) */
-    float *ybuf;    /* gathered targets, n_L × max_batch */
+    float *xbuf;    /* gathered or scaled inputs, n_0 × max_batch */
+    float *ybuf;    /* gathered or scaled targets, n_L × max_batch */
+    float **masks;  /* dropout masks of the hidden layers (0 or 1/(1−p)), NULL without */
     float *work;    /* the one allocation behind all of the above */
+
+    float dropout; /* p, 0 = off */
+    float huber_delta;
+    float *in_scale;  /* 2·n_0 floats: mean then 1/std; NULL without input scaling */
+    float *out_scale; /* 4·n_L floats: mean, 1/std, std, mean again; NULL without */
 
     gn_rng rng;
     char err[256];
@@ -138,10 +189,38 @@ gn_status gn__check_batch(gn_net *net, const char *fn, const float *X, size_t ld
 /* GN_ERR_ARG (with a message naming fn) unless eta is finite and positive. */
 gn_status gn__check_eta(gn_net *net, const char *fn, float eta);
 
-/* Unchecked forward pass; returns A^L. */
-const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m);
+/* Unchecked forward pass of already scaled inputs; returns A^L (in the network's own output
+ * units). training draws and applies dropout masks. */
+const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m, bool training);
 
-/* Unchecked backprop into net->grads; returns the summed (not mean) batch loss. */
+/* Unchecked backprop of already scaled X, Y into net->grads; returns the summed (not mean)
+ * batch loss. */
 double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t m);
+
+/* Copies columns idx[0..m) (or 0..m if idx is NULL) of X and Y into xbuf/ybuf, applying the
+ * model's input and output scaling on the way. Y may be NULL. */
+void gn__gather(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                const size_t *idx, size_t m);
+
+/* Inputs and targets as the network sees them: X (and Y) themselves when there is no
+ * scaling, else scaled copies in xbuf (ybuf). */
+void gn__prepare(gn_net *net, const float **X, size_t *ldx, const float **Y, size_t *ldy, size_t m);
+
+/* Maps network outputs back to raw units in place (output scaling), n_L × m, ld = ld. */
+void gn__unscale_outputs(const gn_net *net, float *A, size_t ld, size_t m);
+
+/* The fused-or-checked SGD step on prepared inputs (the body of gn_net_train_step). */
+gn_status gn__sgd_step(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                       size_t m, float eta, double *loss);
+
+/* gn_optimizer_step on inputs gn__prepare has already scaled (optim.c). */
+gn_status gn__optimizer_step_prepared(gn_optimizer *opt, gn_net *net, const float *X, size_t ldx,
+                                      const float *Y, size_t ldy, size_t m, double *loss);
+
+/* True if no element of x[0..n) is NaN or infinite. */
+bool gn__all_finite(const float *x, size_t n);
+
+/* Monotonic clock in seconds. */
+double gn__now_seconds(void);
 
 #endif

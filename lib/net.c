@@ -19,6 +19,7 @@ void gn_net_config_defaults(gn_net_config *cfg)
     cfg->max_batch = 128;
     cfg->leaky_slope = 0.01f;
     cfg->impl = GN_IMPL_BLAS;
+    cfg->huber_delta = 1.0f;
 }
 
 static bool act_valid(gn_act a) { return (unsigned)a < GN_ACT_COUNT; }
@@ -27,13 +28,15 @@ static bool impl_valid(gn_impl i)
     return i == GN_IMPL_BLAS || i == GN_IMPL_NAIVE || i == GN_IMPL_LOOP;
 }
 
-/* Workspace: A^1…A^L, Δ^1…Δ^L, the gathered X and Y batches, in one block. */
-static gn_status alloc_workspace(gn_net *net, size_t max_batch)
+/* Workspace: A^1…A^L, Δ^1…Δ^L, the gathered X and Y batches and, with dropout, the masks of
+ * the hidden layers, in one block. */
+static gn_status alloc_workspace(gn_net *net, size_t max_batch, float dropout)
 {
     size_t total = 0, part;
     size_t n0 = net->layers[0].n_in, nL = net->layers[net->n_layers - 1].n_out;
+    int copies = dropout > 0.0f ? 3 : 2; /* activations, deltas, masks */
     for (size_t l = 0; l < net->n_layers; l++)
-        for (int twice = 0; twice < 2; twice++) /* activations and deltas */
+        for (int c = 0; c < (l + 1 < net->n_layers ? copies : 2); c++)
             if (!mul_ok(net->layers[l].n_out, max_batch, &part) || !add_ok(total, part, &total))
                 return GN_ERR_NOMEM;
     size_t extra[2] = {n0, nL};
@@ -46,12 +49,19 @@ static gn_status alloc_workspace(gn_net *net, size_t max_batch)
     gn__free(net->work);
     net->work = work;
     net->max_batch = max_batch;
+    net->dropout = dropout;
     float *p = work;
     for (size_t l = 0; l < net->n_layers; l++) {
+        size_t size = net->layers[l].n_out * max_batch;
         net->acts[l] = p;
-        p += net->layers[l].n_out * max_batch;
+        p += size;
         net->deltas[l] = p;
-        p += net->layers[l].n_out * max_batch;
+        p += size;
+        net->masks[l] = NULL;
+        if (copies == 3 && l + 1 < net->n_layers) {
+            net->masks[l] = p;
+            p += size;
+        }
     }
     net->xbuf = p;
     p += n0 * max_batch;
@@ -61,8 +71,8 @@ static gn_status alloc_workspace(gn_net *net, size_t max_batch)
 
 static const char *act_name(gn_act a)
 {
-    static const char *names[GN_ACT_COUNT] = {"identity", "sigmoid",    "tanh",
-                                              "relu",     "leaky relu", "softmax"};
+    static const char *names[GN_ACT_COUNT] = {"identity",   "sigmoid", "tanh", "relu",
+                                              "leaky relu", "softmax", "elu",  "softplus"};
     return act_valid(a) ? names[a] : "unknown";
 }
 
@@ -102,6 +112,9 @@ gn_status gn_net_config_check(const gn_net_config *cfg, char *err, size_t errlen
     if (!cfg->acts && (!act_valid(cfg->hidden_act) || !act_valid(cfg->output_act)))
         REJECT(GN_ERR_ARG, "unknown activation %d",
                (int)(act_valid(cfg->hidden_act) ? cfg->output_act : cfg->hidden_act));
+    if (!isfinite(cfg->huber_delta) || !(cfg->huber_delta > 0.0f))
+        REJECT(GN_ERR_ARG, "huber_delta = %g: must be finite and positive",
+               (double)cfg->huber_delta);
     if (!isfinite(cfg->leaky_slope) || cfg->leaky_slope < 0.0f || cfg->leaky_slope >= 1.0f)
         REJECT(GN_ERR_ARG, "leaky_slope = %g: must be finite and in [0, 1)",
                (double)cfg->leaky_slope);
@@ -146,10 +159,12 @@ gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
     net->loss = cfg->loss;
     net->leaky_slope = cfg->leaky_slope;
     net->impl = cfg->impl;
+    net->huber_delta = cfg->huber_delta;
     net->layers = calloc(L, sizeof *net->layers);
     net->acts = calloc(L, sizeof *net->acts);
     net->deltas = calloc(L, sizeof *net->deltas);
-    if (!net->layers || !net->acts || !net->deltas) {
+    net->masks = calloc(L, sizeof *net->masks);
+    if (!net->layers || !net->acts || !net->deltas || !net->masks) {
         gn_net_free(net);
         return GN_ERR_NOMEM;
     }
@@ -173,7 +188,7 @@ gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
     net->n_params = off;
     net->params = gn__alloc_floats(off);
     net->grads = gn__alloc_floats(off);
-    if (!net->params || !net->grads || alloc_workspace(net, cfg->max_batch) != GN_OK) {
+    if (!net->params || !net->grads || alloc_workspace(net, cfg->max_batch, 0.0f) != GN_OK) {
         gn_net_free(net);
         return GN_ERR_NOMEM;
     }
@@ -189,6 +204,9 @@ void gn_net_free(gn_net *net)
     gn__free(net->work);
     gn__free(net->params);
     gn__free(net->grads);
+    gn__free(net->in_scale);
+    gn__free(net->out_scale);
+    free(net->masks);
     free(net->acts);
     free(net->deltas);
     free(net->layers);
@@ -208,8 +226,9 @@ gn_status gn_net_init_params(gn_net *net, gn_init init, uint64_t seed)
         size_t nw = ly->n_out * ly->n_in;
         gn_init scheme = init;
         if (scheme == GN_INIT_AUTO)
-            scheme = ly->act == GN_ACT_RELU || ly->act == GN_ACT_LEAKY_RELU ? GN_INIT_HE
-                                                                            : GN_INIT_XAVIER;
+            scheme = ly->act == GN_ACT_RELU || ly->act == GN_ACT_LEAKY_RELU || ly->act == GN_ACT_ELU
+                         ? GN_INIT_HE
+                         : GN_INIT_XAVIER;
         if (scheme == GN_INIT_XAVIER) {
             double r = sqrt(6.0 / (double)(ly->n_in + ly->n_out));
             for (size_t i = 0; i < nw; i++)
@@ -232,11 +251,28 @@ gn_status gn_net_reserve(gn_net *net, size_t max_batch)
     if (max_batch == 0 || max_batch > INT_MAX)
         return gn__fail(net, GN_ERR_ARG, "gn_net_reserve: max_batch = %zu: must be in [1, INT_MAX]",
                         max_batch);
-    if (alloc_workspace(net, max_batch) != GN_OK)
+    if (alloc_workspace(net, max_batch, net->dropout) != GN_OK)
         return gn__fail(net, GN_ERR_NOMEM,
                         "gn_net_reserve: cannot allocate a workspace for %zu samples", max_batch);
     return GN_OK;
 }
+
+gn_status gn_net_set_dropout(gn_net *net, float p)
+{
+    if (!net)
+        return GN_ERR_NULL;
+    if (!(p >= 0.0f && p < 1.0f))
+        return gn__fail(net, GN_ERR_ARG, "gn_net_set_dropout: p = %g is not in [0, 1)", (double)p);
+    if ((p > 0.0f) == (net->dropout > 0.0f)) { /* the masks are there, or not needed */
+        net->dropout = p;
+        return GN_OK;
+    }
+    if (alloc_workspace(net, net->max_batch, p) != GN_OK)
+        return gn__fail(net, GN_ERR_NOMEM, "gn_net_set_dropout: no memory for the masks");
+    return GN_OK;
+}
+
+float gn_net_dropout(const gn_net *net) { return net ? net->dropout : 0.0f; }
 
 gn_status gn_net_set_impl(gn_net *net, gn_impl impl)
 {

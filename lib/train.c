@@ -18,22 +18,11 @@ void gn_train_options_defaults(gn_train_options *opt)
     opt->shuffle = 1;
 }
 
-static double now_seconds(void)
+double gn__now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Copies columns perm[0..m) of X and Y into the network's batch buffers. */
-static void gather(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
-                   const size_t *perm, size_t m)
-{
-    size_t n_in = gn_net_n_inputs(net), n_out = gn_net_n_outputs(net);
-    for (size_t j = 0; j < m; j++) {
-        memcpy(net->xbuf + j * n_in, X + perm[j] * ldx, n_in * sizeof(float));
-        memcpy(net->ybuf + j * n_out, Y + perm[j] * ldy, n_out * sizeof(float));
-    }
 }
 
 gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
@@ -69,24 +58,28 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
         }
         if (opt->shuffle)
             gn__shuffle(&net->rng, perm, n);
-        double t0 = now_seconds(), loss_sum = 0.0;
+        double t0 = gn__now_seconds(), loss_sum = 0.0;
         for (size_t j0 = 0; j0 < n && st == GN_OK; j0 += opt->batch) {
             size_t m = n - j0 < opt->batch ? n - j0 : opt->batch;
             double loss = 0.0;
+            const float *Xb = X + j0 * ldx, *Yb = Y + j0 * ldy;
+            size_t ldxb = ldx, ldyb = ldy;
             if (opt->shuffle) {
-                gather(net, X, ldx, Y, ldy, perm + j0, m);
-                st = gn_net_train_step(net, net->xbuf, gn_net_n_inputs(net), net->ybuf,
-                                       gn_net_n_outputs(net), m, opt->eta, &loss);
+                gn__gather(net, X, ldx, Y, ldy, perm + j0, m);
+                Xb = net->xbuf, ldxb = gn_net_n_inputs(net);
+                Yb = net->ybuf, ldyb = gn_net_n_outputs(net);
             } else {
-                st = gn_net_train_step(net, X + j0 * ldx, ldx, Y + j0 * ldy, ldy, m, opt->eta,
-                                       &loss);
+                gn__prepare(net, &Xb, &ldxb, &Yb, &ldyb, m);
             }
+            st = gn__sgd_step(net, Xb, ldxb, Yb, ldyb, m, opt->eta, &loss);
             if (st == GN_OK)
                 loss_sum += loss * (double)m;
         }
         if (st != GN_OK)
             break;
-        gn_epoch_info info = {epoch, opt->epochs, loss_sum / (double)n, now_seconds() - t0, n};
+        gn_epoch_info info = {
+            epoch, opt->epochs, loss_sum / (double)n, gn__now_seconds() - t0, n, NAN,
+            NAN,   opt->eta};
         if (opt->on_epoch && opt->on_epoch(net, &info, opt->user))
             break;
     }

@@ -1,0 +1,249 @@
+/* The full training loop: optimizer, schedule, dropout, standardisation, validation, early
+ * stopping with the best parameters kept. */
+#include "internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gn_fit_options_defaults(gn_fit_options *opt)
+{
+    if (!opt)
+        return;
+    memset(opt, 0, sizeof *opt);
+    opt->epochs = 10;
+    opt->batch = 128;
+    gn_optimizer_config_defaults(&opt->opt, GN_OPT_ADAM);
+    opt->schedule = GN_SCHEDULE_CONSTANT;
+    opt->step_epochs = 10;
+    opt->gamma = 0.1f;
+    opt->min_lr = 0.0f;
+    opt->restore_best = 1;
+    opt->shuffle = 1;
+}
+
+/* The learning rate of a 1-based epoch. */
+static float scheduled_lr(const gn_fit_options *o, float base, size_t epoch)
+{
+    switch (o->schedule) {
+    case GN_SCHEDULE_STEP: return base * powf(o->gamma, (float)((epoch - 1) / o->step_epochs));
+    case GN_SCHEDULE_COSINE: {
+        const double pi = 3.14159265358979323846;
+        double c = 0.5 * (1.0 + cos(pi * (double)(epoch - 1) / (double)o->epochs));
+        return (float)(o->min_lr + ((double)base - o->min_lr) * c);
+    }
+    default: return base;
+    }
+}
+
+static gn_status check_options(gn_net *net, const gn_fit_options *o, const gn_dataset *val)
+{
+#define BAD(...) return gn__fail(net, GN_ERR_ARG, "gn_net_fit: " __VA_ARGS__)
+    if (o->epochs == 0)
+        BAD("epochs must be at least 1");
+    if (o->batch == 0 || o->batch > INT_MAX)
+        BAD("batch %zu is not in [1, INT_MAX]", o->batch);
+    if ((unsigned)o->schedule > GN_SCHEDULE_COSINE)
+        BAD("unknown schedule %d", (int)o->schedule);
+    if (o->schedule == GN_SCHEDULE_STEP &&
+        (o->step_epochs == 0 || !(o->gamma > 0.0f) || !(o->gamma <= 1.0f)))
+        BAD("step schedule: step_epochs must be ≥ 1 and gamma in (0, 1]");
+    if (o->schedule == GN_SCHEDULE_COSINE && (!isfinite(o->min_lr) || o->min_lr < 0.0f))
+        BAD("cosine schedule: min_lr must be finite and ≥ 0");
+    if (!(o->dropout >= 0.0f && o->dropout < 1.0f))
+        BAD("dropout %g is not in [0, 1)", (double)o->dropout);
+    if (o->standardize > (GN_STANDARDIZE_INPUTS | GN_STANDARDIZE_OUTPUTS))
+        BAD("unknown standardize flags %u", o->standardize);
+    if (o->patience > 0 && !val)
+        BAD("early stopping (patience %zu) needs a validation set", o->patience);
+    return GN_OK;
+#undef BAD
+}
+
+static gn_status check_data(gn_net *net, const gn_dataset *ds, const char *which)
+{
+    size_t ni = gn_net_n_inputs(net), no = gn_net_n_outputs(net);
+    if (ds->n_features != ni || ds->n_outputs != no)
+        return gn__fail(net, GN_ERR_DIM,
+                        "gn_net_fit: the %s set has %zu features and %zu outputs, the net %zu "
+                        "inputs and %zu outputs",
+                        which, ds->n_features, ds->n_outputs, ni, no);
+    return GN_OK;
+}
+
+/* Mean and std of the training inputs or targets, made part of the model. */
+static gn_status standardize(gn_net *net, const gn_dataset *train, int y_part)
+{
+    size_t n = y_part ? train->n_outputs : train->n_features;
+    float *buf = malloc(2 * n * sizeof *buf);
+    if (!buf)
+        return gn__fail(net, GN_ERR_NOMEM, "gn_net_fit: out of memory");
+    gn_status st = gn_dataset_mean_std(train, y_part, buf, buf + n);
+    if (st != GN_OK)
+        st = gn__fail(net, st, "gn_net_fit: the training %s contain non-finite values",
+                      y_part ? "targets" : "inputs");
+    else if (y_part)
+        st = gn_net_set_output_scaling(net, buf, buf + n);
+    else
+        st = gn_net_set_input_scaling(net, buf, buf + n);
+    free(buf);
+    return st;
+}
+
+/* Everything the loop needs besides the network. */
+typedef struct fit_state {
+    gn_optimizer *opt;
+    bool own_opt;
+    size_t *perm;
+    float *best;
+} fit_state;
+
+/* One epoch of mini-batch steps over train in perm order; *loss_sum gets Σ batch loss · m. */
+static gn_status run_epoch(gn_net *net, const gn_dataset *train, const gn_fit_options *o,
+                           fit_state *fs, size_t epoch, double *loss_sum)
+{
+    size_t n = train->n, n_batches = (n + o->batch - 1) / o->batch;
+    *loss_sum = 0.0;
+    for (size_t b = 0; b < n_batches; b++) {
+        size_t j0 = b * o->batch, m = n - j0 < o->batch ? n - j0 : o->batch;
+        if (o->shuffle)
+            gn__gather(net, train->X, train->ldx, train->Y, train->ldy, fs->perm + j0, m);
+        else
+            gn__gather(net, train->X + j0 * train->ldx, train->ldx, train->Y + j0 * train->ldy,
+                       train->ldy, NULL, m);
+        double loss = 0.0;
+        gn_status st = gn__optimizer_step_prepared(fs->opt, net, net->xbuf, gn_net_n_inputs(net),
+                                                   net->ybuf, gn_net_n_outputs(net), m, &loss);
+        if (st != GN_OK)
+            return st;
+        *loss_sum += loss * (double)m;
+        if (o->on_batch)
+            o->on_batch(net, epoch, b + 1, n_batches, o->user);
+    }
+    return GN_OK;
+}
+
+static gn_status setup(gn_net *net, const gn_dataset *train, const gn_dataset *val,
+                       const gn_fit_options *o, fit_state *fs)
+{
+    gn_status st;
+    gn_act out = gn_net_layer_act(net, net->n_layers);
+    if ((o->standardize & GN_STANDARDIZE_OUTPUTS) &&
+        (out == GN_ACT_SOFTMAX || net->loss == GN_LOSS_BCE || net->loss == GN_LOSS_CCE))
+        return gn__fail(net, GN_ERR_UNSUPPORTED,
+                        "gn_net_fit: output standardisation is for regression, not a classifier");
+    if (o->optimizer) {
+        fs->opt = o->optimizer;
+    } else {
+        char why[200];
+        st = gn_optimizer_create(&fs->opt, net, &o->opt, why, sizeof why);
+        if (st != GN_OK)
+            return gn__fail(net, st, "gn_net_fit: %s", why);
+        fs->own_opt = true;
+    }
+    fs->perm = malloc(train->n * sizeof *fs->perm); /* n·size_t fits: the data does */
+    if (val && o->restore_best)
+        fs->best = gn__alloc_floats(net->n_params);
+    if (!fs->perm || (val && o->restore_best && !fs->best))
+        return gn__fail(net, GN_ERR_NOMEM, "gn_net_fit: out of memory");
+    for (size_t i = 0; i < train->n; i++)
+        fs->perm[i] = i;
+    if (o->batch > net->max_batch && (st = gn_net_reserve(net, o->batch)) != GN_OK)
+        return st;
+    if ((st = gn_net_set_dropout(net, o->dropout)) != GN_OK)
+        return st;
+    if ((o->standardize & GN_STANDARDIZE_INPUTS) && (st = standardize(net, train, 0)) != GN_OK)
+        return st;
+    if ((o->standardize & GN_STANDARDIZE_OUTPUTS) && (st = standardize(net, train, 1)) != GN_OK)
+        return st;
+    return GN_OK;
+}
+
+gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val,
+                     const gn_fit_options *o, gn_fit_result *result)
+{
+    gn_fit_result res = {0};
+    res.best_val_loss = NAN;
+    res.train_loss = NAN;
+    if (result)
+        *result = res;
+    if (!net)
+        return GN_ERR_NULL;
+    if (!train || !o)
+        return gn__fail(net, GN_ERR_NULL, "gn_net_fit: %s is NULL", !train ? "train" : "options");
+    gn_status st = check_options(net, o, val);
+    if (st == GN_OK)
+        st = check_data(net, train, "training");
+    if (st == GN_OK && val)
+        st = check_data(net, val, "validation");
+    if (st != GN_OK)
+        return st;
+
+    fit_state fs = {0};
+    st = setup(net, train, val, o, &fs);
+    gn_optimizer_config oc = {0};
+    if (st == GN_OK)
+        gn_optimizer_get_config(fs.opt, &oc);
+    size_t since_best = 0;
+    for (size_t epoch = 1; st == GN_OK && epoch <= o->epochs; epoch++) {
+        float lr = scheduled_lr(o, oc.lr, epoch);
+        if (!(lr > 0.0f)) /* cosine down to min_lr = 0 at the very end */
+            lr = oc.lr * 1e-6f;
+        gn_optimizer_set_lr(fs.opt, lr);
+        if (o->batch > net->max_batch) { /* a callback shrank the workspace */
+            st = gn__fail(net, GN_ERR_BATCH, "gn_net_fit: batch %zu exceeds the workspace of %zu",
+                          o->batch, net->max_batch);
+            break;
+        }
+        if (o->shuffle)
+            gn__shuffle(&net->rng, fs.perm, train->n);
+        double t0 = gn__now_seconds(), loss_sum;
+        st = run_epoch(net, train, o, &fs, epoch, &loss_sum);
+        res.train_seconds += gn__now_seconds() - t0;
+        if (st != GN_OK)
+            break;
+        res.epochs = epoch;
+        res.samples += train->n;
+        res.train_loss = loss_sum / (double)train->n;
+        gn_epoch_info info = {
+            epoch, o->epochs, res.train_loss, gn__now_seconds() - t0, train->n, NAN, NAN, lr};
+        if (val) {
+            st = gn_net_evaluate(net, val->X, val->ldx, val->Y, val->ldy, val->n, &info.val_loss,
+                                 &info.val_accuracy);
+            if (st != GN_OK)
+                break;
+            if (info.val_loss < res.best_val_loss || isnan(res.best_val_loss)) {
+                res.best_val_loss = info.val_loss;
+                res.best_epoch = epoch;
+                since_best = 0;
+                if (fs.best)
+                    memcpy(fs.best, net->params, net->n_params * sizeof *fs.best);
+            } else {
+                since_best++;
+            }
+        }
+        if (o->on_epoch && o->on_epoch(net, &info, o->user)) {
+            res.stopped_early = 2;
+            break;
+        }
+        if (o->patience && since_best >= o->patience) {
+            res.stopped_early = 1;
+            break;
+        }
+    }
+    if (fs.best && res.best_epoch > 0)
+        memcpy(net->params, fs.best, net->n_params * sizeof *fs.best);
+    if (st == GN_ERR_NONFINITE)
+        gn__fail(net, st,
+                 "gn_net_fit: the loss or gradient became non-finite in epoch %zu "
+                 "(training diverged; lower the learning rate?)",
+                 res.epochs + 1);
+    if (fs.own_opt)
+        gn_optimizer_free(fs.opt);
+    free(fs.perm);
+    gn__free(fs.best);
+    if (result)
+        *result = res;
+    return st;
+}
