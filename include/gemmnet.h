@@ -773,6 +773,32 @@ GN_API gn_status gn_net_regression_metrics(gn_net *net, const float *X, size_t l
                                            size_t ldy, size_t n, double *mse, double *mae,
                                            double *r2);
 
+/*==== Model files ===========================================================================
+ * A model file (.gnn, specified byte by byte in docs/format.md) holds the architecture, the
+ * loss and its parameters, the input/output scaling and the parameter buffer, little-endian,
+ * in sections an older reader can skip, with a CRC-32 over everything before it.
+ */
+
+/** Writes net to path: to a temporary file in the same directory first, flushed and
+ *  fsync'ed, then renamed over path, so a crash or a full disk mid-save leaves any old file
+ *  intact. The network is not changed. On failure err (may be NULL) says what failed.
+ *  Returns GN_ERR_NULL, GN_ERR_IO (cannot create, write, sync or rename; the temporary file
+ *  is removed), GN_ERR_NOMEM. Thread-safe for distinct networks. */
+GN_API gn_status gn_net_save(const gn_net *net, const char *path, char *err, size_t errlen);
+
+/** Reads a model file and creates the network it describes (workspace for max_batch 128,
+ *  dropout off, seed 1 for any later shuffling). Every size is range-checked before
+ *  anything is allocated, and the checksum and every parameter's finiteness are verified.
+ *  On failure *out is NULL, nothing is leaked, and err says what was wrong and at which
+ *  byte offset. Returns GN_ERR_NULL, GN_ERR_IO, GN_ERR_FORMAT (any malformed content),
+ *  GN_ERR_NOMEM. Thread-safe. */
+GN_API gn_status gn_net_load(gn_net **out, const char *path, char *err, size_t errlen);
+
+/** gn_net_load from len bytes in memory (e.g. a model a host code keeps in its own files).
+ *  buf is only read during the call. Same statuses, GN_ERR_IO aside. */
+GN_API gn_status gn_net_load_buffer(gn_net **out, const void *buf, size_t len, char *err,
+                                    size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
