@@ -18,9 +18,12 @@
 
 #include "testutil.h"
 
+#include "../lib/internal.h" /* the dropout masks of the last backprop */
+
 enum { BATCH = 6, N_SIZES = 4 };
 static const size_t sizes[N_SIZES] = {4, 5, 4, 3};
 static const float SLOPE = 0.1f; /* not the default, so a forgotten setting shows */
+static const float DELTA = 0.3f; /* Huber threshold, likewise not the default */
 static const double H = 1e-5, TOL = 1e-3;
 static const double KINK_MARGIN = 1e-3; /* |z| of ReLU units must exceed this: h·|a| ≪ it */
 
@@ -34,13 +37,19 @@ static double act_d(gn_act act, double z)
     case GN_ACT_TANH: return tanh(z);
     case GN_ACT_RELU: return z > 0 ? z : 0;
     case GN_ACT_LEAKY_RELU: return z > 0 ? z : SLOPE * z;
+    case GN_ACT_ELU: return z > 0 ? z : expm1(z);
+    case GN_ACT_SOFTPLUS: return log1p(exp(z));
     case GN_ACT_SOFTMAX: break;
     }
     return NAN;
 }
 
-/* Loss of the net with parameters theta on (X, Y); also reports the smallest |z| of any
- * ReLU-family unit, so callers can keep away from the kink. */
+/* Dropout masks of the two hidden layers (entries 0 or 1/(1 − p)), read from the network
+ * after its backprop; NULL without dropout. */
+static const float *g_masks[N_SIZES - 2];
+
+/* Loss of the net with parameters theta on (X, Y); also reports the smallest distance to a
+ * kink (|z| of a ReLU-family unit, |a − y| under MAE), so callers can keep away from it. */
 static double loss_d(const double *theta, const gn_act *acts, gn_loss loss, const float *X,
                      const float *Y, double *min_kink)
 {
@@ -71,17 +80,26 @@ static double loss_d(const double *theta, const gn_act *acts, gn_loss loss, cons
                     a[i] = exp(z[i] - mx) / s;
             } else {
                 for (size_t i = 0; i < nout; i++) {
-                    if (act == GN_ACT_RELU || act == GN_ACT_LEAKY_RELU)
+                    if (act == GN_ACT_RELU || act == GN_ACT_LEAKY_RELU || act == GN_ACT_ELU)
                         *min_kink = fmin(*min_kink, fabs(z[i]));
                     a[i] = act_d(act, z[i]);
                 }
             }
+            if (l < N_SIZES - 1 && g_masks[l - 1])
+                for (size_t i = 0; i < nout; i++)
+                    a[i] *= g_masks[l - 1][i + j * nout];
         }
         size_t nL = sizes[N_SIZES - 1];
         for (size_t i = 0; i < nL; i++) {
             double y = Y[i + j * nL];
+            double g = a[i] - y;
             if (loss == GN_LOSS_QUADRATIC)
-                total += 0.5 * (a[i] - y) * (a[i] - y);
+                total += 0.5 * g * g;
+            else if (loss == GN_LOSS_MAE) {
+                total += fabs(g);
+                *min_kink = fmin(*min_kink, fabs(g));
+            } else if (loss == GN_LOSS_HUBER)
+                total += fabs(g) <= DELTA ? 0.5 * g * g : DELTA * (fabs(g) - 0.5 * DELTA);
             else if (loss == GN_LOSS_BCE)
                 total -= y * log(a[i]) + (1 - y) * log(1 - a[i]);
             else
@@ -110,7 +128,8 @@ typedef struct setup {
 
 static const char *act_name(gn_act a)
 {
-    static const char *names[] = {"identity", "sigmoid", "tanh", "relu", "leaky", "softmax"};
+    static const char *names[] = {"identity", "sigmoid", "tanh", "relu",
+                                  "leaky",    "softmax", "elu",  "softplus"};
     return names[a];
 }
 
@@ -126,6 +145,7 @@ static void make_setup(setup *s, combo c)
         gn_net_config cfg = net_config(sizes, N_SIZES, s->acts, c.loss, BATCH, seed);
         cfg.init = GN_INIT_XAVIER;
         cfg.leaky_slope = SLOPE;
+        cfg.huber_delta = DELTA;
         gn_net_free(s->net);
         cr_assert_eq(gn_net_create(&s->net, &cfg), GN_OK);
         /* small random biases, so a dropped bias gradient is visible */
@@ -136,7 +156,10 @@ static void make_setup(setup *s, combo c)
             fill_uniform(p + b, sizes[l], -0.5f, 0.5f, seed * 7 + l);
         }
         fill_uniform(s->X, sizeof s->X / sizeof s->X[0], -1, 1, seed * 13);
-        if (c.loss == GN_LOSS_CCE) {
+        /* MAE on a softmax with targets all above (or all below) the outputs has an exactly
+         * zero gradient (the signs are equal, and the Jacobian maps a constant to 0), which a
+         * relative error cannot judge; one-hot targets, its natural use, give mixed signs. */
+        if (c.loss == GN_LOSS_CCE || (c.loss == GN_LOSS_MAE && c.out == GN_ACT_SOFTMAX)) {
             float *oh = random_onehot(3, BATCH, seed * 17);
             memcpy(s->Y, oh, sizeof s->Y);
             free(oh);
@@ -186,23 +209,28 @@ static void free_setup(setup *s)
     free(s->theta);
 }
 
-#define N_COMBOS (5 * 8)
+enum { N_HIDDEN = 7, N_OUTS = 13 };
+#define N_COMBOS (N_HIDDEN * N_OUTS)
 static combo combos[N_COMBOS];
 
 ParameterizedTestParameters(gradcheck, all_combinations)
 {
-    static const combo outs[8] = {
+    static const combo outs[N_OUTS] = {
         {0, GN_ACT_IDENTITY, GN_LOSS_QUADRATIC},   {0, GN_ACT_SIGMOID, GN_LOSS_QUADRATIC},
         {0, GN_ACT_TANH, GN_LOSS_QUADRATIC},       {0, GN_ACT_RELU, GN_LOSS_QUADRATIC},
         {0, GN_ACT_LEAKY_RELU, GN_LOSS_QUADRATIC}, {0, GN_ACT_SOFTMAX, GN_LOSS_QUADRATIC},
         {0, GN_ACT_SIGMOID, GN_LOSS_BCE},          {0, GN_ACT_SOFTMAX, GN_LOSS_CCE},
+        {0, GN_ACT_IDENTITY, GN_LOSS_MAE},         {0, GN_ACT_SOFTMAX, GN_LOSS_MAE},
+        {0, GN_ACT_IDENTITY, GN_LOSS_HUBER},       {0, GN_ACT_TANH, GN_LOSS_HUBER},
+        {0, GN_ACT_SOFTPLUS, GN_LOSS_HUBER},
     };
-    static const gn_act hidden[5] = {GN_ACT_IDENTITY, GN_ACT_SIGMOID, GN_ACT_TANH, GN_ACT_RELU,
-                                     GN_ACT_LEAKY_RELU};
-    for (int h = 0; h < 5; h++)
-        for (int o = 0; o < 8; o++) {
-            combos[h * 8 + o] = outs[o];
-            combos[h * 8 + o].hidden = hidden[h];
+    static const gn_act hidden[N_HIDDEN] = {GN_ACT_IDENTITY, GN_ACT_SIGMOID,    GN_ACT_TANH,
+                                            GN_ACT_RELU,     GN_ACT_LEAKY_RELU, GN_ACT_ELU,
+                                            GN_ACT_SOFTPLUS};
+    for (int h = 0; h < N_HIDDEN; h++)
+        for (int o = 0; o < N_OUTS; o++) {
+            combos[h * N_OUTS + o] = outs[o];
+            combos[h * N_OUTS + o].hidden = hidden[h];
         }
     return cr_make_param_array(combo, combos, N_COMBOS);
 }
@@ -305,4 +333,73 @@ Test(gradcheck, cce_targets_not_summing_to_one)
     double err = max_rel_error(&s, gn_net_grads(s.net), &worst);
     cr_assert(err <= TOL, "max relative error %.3g at parameter %zu", err, worst);
     free_setup(&s);
+}
+
+/* Inverted dropout: the gradient is that of the network with this batch's mask. The masks
+ * the library drew are read back and applied in the double-precision loss. */
+Test(gradcheck, dropout_hidden_layers)
+{
+    static const gn_act hs[] = {GN_ACT_SIGMOID, GN_ACT_RELU, GN_ACT_TANH, GN_ACT_SOFTPLUS};
+    for (size_t h = 0; h < sizeof hs / sizeof hs[0]; h++) {
+        setup s;
+        make_setup(&s, (combo){hs[h], GN_ACT_SOFTMAX, GN_LOSS_CCE});
+        cr_assert_eq(gn_net_set_dropout(s.net, 0.4f), GN_OK);
+        cr_assert_eq(gn_net_backprop(s.net, s.X, 4, s.Y, 3, BATCH, &s.lib_loss), GN_OK);
+        size_t dropped = 0;
+        for (size_t l = 0; l < N_SIZES - 2; l++) {
+            g_masks[l] = s.net->masks[l];
+            for (size_t i = 0; i < sizes[l + 1] * BATCH; i++) {
+                float v = g_masks[l][i];
+                cr_assert(v == 0.0f || v == 1.0f / 0.6f, "mask entry %g", (double)v);
+                dropped += v == 0.0f;
+            }
+        }
+        cr_assert(dropped > 0 && dropped < (5 + 4) * BATCH, "%zu of %d units dropped", dropped,
+                  (5 + 4) * BATCH);
+        double kink, ref_loss = loss_d(s.theta, s.acts, s.loss, s.X, s.Y, &kink);
+        cr_assert(rel_err(s.lib_loss, ref_loss) < 1e-5, "loss %.9g vs double %.9g", s.lib_loss,
+                  ref_loss);
+        size_t worst;
+        double err = max_rel_error(&s, gn_net_grads(s.net), &worst);
+        cr_assert(err <= TOL, "hidden=%s: max relative error %.3g at parameter %zu",
+                  act_name(hs[h]), err, worst);
+        /* and without the masks the same gradient must fail: dropout really acted */
+        g_masks[0] = g_masks[1] = NULL;
+        cr_assert(max_rel_error(&s, gn_net_grads(s.net), &worst) > TOL,
+                  "the dropout gradient passed as the full network's");
+        free_setup(&s);
+    }
+}
+
+/* Logits far beyond exp's float range: softmax subtracts the maximum, so probabilities and
+ * the CE loss stay finite and correct, and so does the gradient. */
+Test(gradcheck, softmax_huge_logits_stay_finite)
+{
+    static const size_t sz[] = {2, 3};
+    gn_net *net;
+    gn_net_config cfg = net_config(sz, 2, (gn_act[]){GN_ACT_SOFTMAX}, GN_LOSS_CCE, 2, 1);
+    cr_assert_eq(gn_net_create(&net, &cfg), GN_OK);
+    float *p = gn_net_params(net);
+    /* W = [[400, 0], [0, 400], [0, 0]] (3 × 2), b = 0: logits 400·x */
+    memset(p, 0, gn_net_n_params(net) * sizeof *p);
+    p[0] = 400.0f;
+    p[4] = 400.0f;
+    const float X[4] = {1, 0, 0, 1};       /* logits (400, 0, 0) and (0, 400, 0) */
+    const float Y[6] = {0, 0, 1, 0, 1, 0}; /* first sample wrong by a lot, second right */
+    double loss;
+    cr_assert_eq(gn_net_backprop(net, X, 2, Y, 3, 2, &loss), GN_OK);
+    /* sample 1: −ln softmax_3 = 400 + ln(1 + 2e−400) ≈ 400 (the log clamp would give 69);
+     * sample 2: ≈ 0 */
+    cr_assert(isfinite(loss), "loss %g", loss);
+    const float *g = gn_net_grads(net);
+    for (size_t i = 0; i < gn_net_n_params(net); i++)
+        cr_assert(isfinite(g[i]), "gradient %zu = %g", i, (double)g[i]);
+    /* dW(:,1) = ½ (a − y) x1ᵀ for sample 1: (1, 0, −1)/2 in the first column */
+    cr_assert_float_eq(g[0], 0.5f, 1e-6f);
+    cr_assert_float_eq(g[2], -0.5f, 1e-6f);
+    const float *out;
+    cr_assert_eq(gn_net_forward(net, X, 2, 2, &out), GN_OK);
+    cr_assert_float_eq(out[0], 1.0f, 1e-6f);
+    cr_assert_float_eq(out[4], 1.0f, 1e-6f);
+    gn_net_free(net);
 }
