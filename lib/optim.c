@@ -123,6 +123,7 @@ gn_status gn_optimizer_get_config(const gn_optimizer *opt, gn_optimizer_config *
 WIDEST_SIMD static double sum_squares(const float *restrict g, size_t n)
 {
     double total = 0.0;
+#pragma omp simd reduction(+ : total)
     for (size_t i = 0; i < n; i++)
         total += (double)g[i] * g[i];
     return total;
