@@ -89,10 +89,19 @@ static gn_status read_bytes(const idx_file *f, unsigned char *buf, size_t len, s
     return GN_OK;
 }
 
+/* zlib keeps going after a compressed stream that stops without its end (Z_BUF_ERROR): its
+ * reads just come up short. This names that case in the message of a short read. */
+static const char *cut_note(const idx_file *f)
+{
+    int errnum = Z_OK;
+    gzerror(f->gz, &errnum);
+    return errnum == Z_BUF_ERROR ? " (the gzip stream is cut short)" : "";
+}
+
 static gn_status truncated(const idx_file *f, size_t found, char *err, size_t errlen)
 {
-    gn__format(err, errlen, "%s: truncated: expected %zu bytes of %s, found %zu", f->path,
-               f->payload, f->what, found);
+    gn__format(err, errlen, "%s: truncated: expected %zu bytes of %s, found %zu%s", f->path,
+               f->payload, f->what, found, cut_note(f));
     return GN_ERR_FORMAT;
 }
 
@@ -105,6 +114,11 @@ static gn_status expect_end(const idx_file *f, char *err, size_t errlen)
     gn_status st = read_bytes(f, &extra, 1, &got, err, errlen);
     if (st == GN_OK && got != 0) {
         gn__format(err, errlen, "%s: trailing bytes after the %zu bytes of %s the header announces",
+                   f->path, f->payload, f->what);
+        st = GN_ERR_FORMAT;
+    } else if (st == GN_OK && *cut_note(f)) {
+        gn__format(err, errlen,
+                   "%s: corrupt gzip data: the stream is cut short after the %zu bytes of %s",
                    f->path, f->payload, f->what);
         st = GN_ERR_FORMAT;
     }
@@ -134,7 +148,8 @@ static gn_status check_header(idx_file *f, bool labels, const struct stat *sb, c
     if (st != GN_OK)
         return st;
     if (got < 4) {
-        gn__format(err, errlen, "%s: file ends inside the IDX header (%zu bytes)", f->path, got);
+        gn__format(err, errlen, "%s: file ends inside the IDX header (%zu bytes)%s", f->path, got,
+                   cut_note(f));
         return GN_ERR_FORMAT;
     }
     if (head[0] != 0 || head[1] != 0) {
@@ -178,11 +193,11 @@ static gn_status check_header(idx_file *f, bool labels, const struct stat *sb, c
     if (st != GN_OK)
         return st;
     if (got < header_len - 4) {
-        gn__format(err, errlen, "%s: file ends inside the IDX header (%zu of its %zu bytes)",
-                   f->path, 4 + got, header_len);
+        gn__format(err, errlen, "%s: file ends inside the IDX header (%zu of its %zu bytes)%s",
+                   f->path, 4 + got, header_len, cut_note(f));
         return GN_ERR_FORMAT;
     }
-    uint64_t dims[MAX_DIMS], per_sample = 1;
+    uint64_t dims[MAX_DIMS] = {0}, per_sample = 1;
     for (unsigned d = 0; d < ndim; d++) {
         const unsigned char *p = head + 4 + 4 * d;
         dims[d] = (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
