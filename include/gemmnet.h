@@ -292,7 +292,8 @@ GN_API const char *gn_net_last_error(const gn_net *net);
  *  std finite and > 0. mean = std = NULL removes the scaling. The scaled batch goes through
  *  the network's input buffer, one extra pass over the batch. Not thread-safe on one net.
  *  Returns GN_ERR_NULL (net, or exactly one of mean/std NULL), GN_ERR_ARG (a non-finite mean,
- *  a std that is not finite and positive). */
+ *  a std that is not finite and positive, or so small that 1/std overflows). On failure the
+ *  old scaling is kept. */
 GN_API gn_status gn_net_set_input_scaling(gn_net *net, const float *mean, const float *std);
 
 /** Sets the output scaling of a regression model: training targets are standardised,
@@ -533,7 +534,9 @@ typedef struct gn_csv_options {
 /** Fills *opt with the defaults listed in gn_csv_options. NULL is a no-op. */
 GN_API void gn_csv_options_defaults(gn_csv_options *opt);
 
-/** Loads a CSV file of numeric features and one class-label column. Labels are integers in
+/** Loads a CSV file of numeric features and one label column: a class label, or with
+ *  opt->regression = 1 a real-valued target (finite, within the float range; Y is then
+ *  1 × n with the values themselves). Class labels are integers in
  *  [0, 65535] (class = value) or strings (classes numbered in order of first appearance, at
  *  most 65536); the first data row decides: if its label is a number, every label must be
  *  one, otherwise every label (numbers included) is a class name. Y is one-hot with
@@ -547,7 +550,7 @@ GN_API void gn_csv_options_defaults(gn_csv_options *opt);
  *  On failure *out is NULL and, if err is not NULL, a message naming the line and column
  *  (both counted from 1, the column among all columns) of the first bad field is written to
  *  err (errlen bytes, always NUL-terminated). opt may be NULL for defaults.
- *  Returns GN_ERR_NULL, GN_ERR_ARG (header not in {−1, 0, 1}, label_column < −1, a
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (header or regression out of range, label_column < −1, a
  *  delimiter that is NUL, a line end, '"', a letter, a digit, '.', '+' or '−'), GN_ERR_IO (cannot
  * open or read), GN_ERR_FORMAT (bad field, ragged line, no data, fewer than 2 columns, label column
  * out of range, label out of range or of the other kind than the first row's), GN_ERR_NONFINITE
@@ -573,7 +576,8 @@ GN_API size_t gn_dataset_ldy(const gn_dataset *ds);
 
 /** Mean and standard deviation (population, divided by n) of every feature (y_part = 0,
  *  n_features entries) or every target row (y_part = 1, n_outputs entries), accumulated in
- *  double. A constant row gets std 1 rather than 0, so the result can go straight to
+ *  double. A row that is constant up to rounding (std ≤ 1e-6·|mean|, or below 1e-30) gets
+ *  std 1 rather than ~0, so the result can go straight to
  *  gn_net_set_input_scaling. Returns GN_ERR_NULL, GN_ERR_NONFINITE (a value is not finite). */
 GN_API gn_status gn_dataset_mean_std(const gn_dataset *ds, int y_part, float *mean, float *std);
 
@@ -697,12 +701,17 @@ typedef struct gn_fit_options {
     gn_optimizer_config opt; /**< default: Adam, lr 0.001 */
     gn_optimizer *optimizer; /**< optional: an existing optimizer (e.g. to resume); then opt
                                   is ignored and the optimizer's state carries over; default NULL */
-    gn_schedule schedule;    /**< learning-rate schedule, per epoch; default constant */
+    gn_schedule schedule;    /**< learning-rate schedule, per epoch, starting from the
+                                  configured lr (of opt, or of the given optimizer's
+                                  configuration, not its current lr); default constant */
     size_t step_epochs;      /**< GN_SCHEDULE_STEP: epochs per decay, ≥ 1; default 10 */
     float gamma;             /**< GN_SCHEDULE_STEP: factor in (0, 1]; default 0.1 */
     float min_lr;            /**< GN_SCHEDULE_COSINE: final lr ≥ 0; default 0 */
-    float dropout;           /**< hidden-layer dropout in [0, 1) (gn_net_set_dropout); default 0 */
-    unsigned standardize;    /**< GN_STANDARDIZE_* flags; default 0 (keep the net's scaling) */
+    float dropout;           /**< hidden-layer dropout in [0, 1), set on the net with
+                                  gn_net_set_dropout and left there (0 turns off a dropout set
+                                  earlier); default 0 */
+    unsigned standardize;    /**< GN_STANDARDIZE_* flags (other bits: GN_ERR_ARG); default 0:
+                                  keep whatever scaling the net has */
     size_t patience;         /**< early stopping: stop after this many epochs without a lower
                                   validation loss; 0 = never (default). Needs a validation set. */
     int restore_best;        /**< with a validation set, end with the parameters of the epoch
@@ -736,6 +745,8 @@ typedef struct gn_fit_result {
  *  bit-identical parameters. result may be NULL.
  *  Allocates for the call: the index array, the optimizer (unless given), a copy of the best
  *  parameters when restore_best applies, and the workspace if batch > max_batch.
+ *  A fit that fails before its first step (bad arguments, non-finite data found by the
+ *  standardisation, no memory) leaves the network's scaling and dropout as they were.
  *  Returns GN_ERR_NULL, GN_ERR_DIM (dataset sizes do not match the net, or train and val
  *  differ), GN_ERR_ARG (an option out of range; patience > 0 without val), GN_ERR_NOMEM,
  *  GN_ERR_UNSUPPORTED (output standardisation on a classifier), GN_ERR_NONFINITE
@@ -783,7 +794,10 @@ GN_API gn_status gn_net_regression_metrics(gn_net *net, const float *X, size_t l
  *  fsync'ed, then renamed over path, so a crash or a full disk mid-save leaves any old file
  *  intact. The network is not changed. On failure err (may be NULL) says what failed.
  *  Returns GN_ERR_NULL, GN_ERR_IO (cannot create, write, sync or rename; the temporary file
- *  is removed), GN_ERR_NOMEM. Thread-safe for distinct networks. */
+ *  is removed), GN_ERR_NOMEM, GN_ERR_NONFINITE (a parameter is NaN or infinite: nothing is
+ *  written), GN_ERR_UNSUPPORTED (the network exceeds the file format's limits, ≤ 64 layers,
+ *  widths ≤ 2^20, ≤ 2^28 parameters, which gn_net_load enforces). Thread-safe for distinct
+ *  networks. */
 GN_API gn_status gn_net_save(const gn_net *net, const char *path, char *err, size_t errlen);
 
 /** Reads a model file and creates the network it describes (workspace for max_batch 128,

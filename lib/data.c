@@ -103,8 +103,9 @@ gn_status gn_dataset_mean_std(const gn_dataset *ds, int y_part, float *mean, flo
         if (!isfinite(mu) || !isfinite(sd) || fabs(mu) > FLT_MAX || sd > FLT_MAX)
             return GN_ERR_NONFINITE;
         mean[i] = (float)mu;
-        /* a constant (or nearly constant) row is left unscaled instead of divided by ~0 */
-        std[i] = sd > 1e-6 * fmax(1.0, fabs(mu)) ? (float)sd : 1.0f;
+        /* a row that is constant up to rounding (or whose std has no finite float inverse)
+         * is left unscaled instead of divided by ~0; small but real spreads are kept */
+        std[i] = sd > 1e-6 * fabs(mu) && sd > 1e-30 ? (float)sd : 1.0f;
     }
     return GN_OK;
 }

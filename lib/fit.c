@@ -72,8 +72,9 @@ static gn_status check_data(gn_net *net, const gn_dataset *ds, const char *which
     return GN_OK;
 }
 
-/* Mean and std of the training inputs or targets, made part of the model. */
-static gn_status standardize(gn_net *net, const gn_dataset *train, int y_part)
+/* A scaling buffer from the mean and std of the training inputs or targets (not yet part of
+ * the model). */
+static gn_status standardize(gn_net *net, const gn_dataset *train, int y_part, float **out)
 {
     size_t n = y_part ? train->n_outputs : train->n_features;
     float *buf = malloc(2 * n * sizeof *buf);
@@ -83,10 +84,8 @@ static gn_status standardize(gn_net *net, const gn_dataset *train, int y_part)
     if (st != GN_OK)
         st = gn__fail(net, st, "gn_net_fit: the training %s contain non-finite values",
                       y_part ? "targets" : "inputs");
-    else if (y_part)
-        st = gn_net_set_output_scaling(net, buf, buf + n);
     else
-        st = gn_net_set_input_scaling(net, buf, buf + n);
+        st = gn__make_scaling(net, "gn_net_fit", n, buf, buf + n, out);
     free(buf);
     return st;
 }
@@ -149,14 +148,31 @@ static gn_status setup(gn_net *net, const gn_dataset *train, const gn_dataset *v
         return gn__fail(net, GN_ERR_NOMEM, "gn_net_fit: out of memory");
     for (size_t i = 0; i < train->n; i++)
         fs->perm[i] = i;
-    if (o->batch > net->max_batch && (st = gn_net_reserve(net, o->batch)) != GN_OK)
+    /* Everything that can fail comes before the model changes: a fit that fails here leaves
+     * the network's scaling and dropout as they were (a larger workspace is not the model). */
+    float *in = NULL, *out_s = NULL;
+    st = GN_OK;
+    if (o->standardize & GN_STANDARDIZE_INPUTS)
+        st = standardize(net, train, 0, &in);
+    if (st == GN_OK && (o->standardize & GN_STANDARDIZE_OUTPUTS))
+        st = standardize(net, train, 1, &out_s);
+    if (st == GN_OK && o->batch > net->max_batch)
+        st = gn_net_reserve(net, o->batch);
+    if (st == GN_OK)
+        st = gn_net_set_dropout(net, o->dropout);
+    if (st != GN_OK) {
+        gn__free(in);
+        gn__free(out_s);
         return st;
-    if ((st = gn_net_set_dropout(net, o->dropout)) != GN_OK)
-        return st;
-    if ((o->standardize & GN_STANDARDIZE_INPUTS) && (st = standardize(net, train, 0)) != GN_OK)
-        return st;
-    if ((o->standardize & GN_STANDARDIZE_OUTPUTS) && (st = standardize(net, train, 1)) != GN_OK)
-        return st;
+    }
+    if (in) {
+        gn__free(net->in_scale);
+        net->in_scale = in;
+    }
+    if (out_s) {
+        gn__free(net->out_scale);
+        net->out_scale = out_s;
+    }
     return GN_OK;
 }
 
@@ -186,6 +202,7 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
     if (st == GN_OK)
         gn_optimizer_get_config(fs.opt, &oc);
     size_t since_best = 0;
+    bool training = st == GN_OK; /* set-up failures keep their own message */
     for (size_t epoch = 1; st == GN_OK && epoch <= o->epochs; epoch++) {
         float lr = scheduled_lr(o, oc.lr, epoch);
         if (!(lr > 0.0f)) /* cosine down to min_lr = 0 at the very end */
@@ -234,7 +251,7 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
     }
     if (fs.best && res.best_epoch > 0)
         memcpy(net->params, fs.best, net->n_params * sizeof *fs.best);
-    if (st == GN_ERR_NONFINITE)
+    if (st == GN_ERR_NONFINITE && training)
         gn__fail(net, st,
                  "gn_net_fit: the loss or gradient became non-finite in epoch %zu "
                  "(training diverged; lower the learning rate?)",

@@ -206,6 +206,11 @@ void gn__gather(gn_net *net, const float *X, size_t ldx, const float *Y, size_t 
  * scaling, else scaled copies in xbuf (ybuf). */
 void gn__prepare(gn_net *net, const float **X, size_t *ldx, const float **Y, size_t *ldy, size_t m);
 
+/* Checks mean/std (n entries each, both non-NULL) and builds a scaling buffer
+ * [mean | 1/std | std] for net->in_scale or net->out_scale, without installing it. */
+gn_status gn__make_scaling(gn_net *net, const char *fn, size_t n, const float *mean,
+                           const float *std, float **out);
+
 /* Maps network outputs back to raw units in place (output scaling), n_L × m, ld = ld. */
 void gn__unscale_outputs(const gn_net *net, float *A, size_t ld, size_t m);
 

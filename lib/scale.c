@@ -62,15 +62,10 @@ void gn__unscale_outputs(const gn_net *net, float *A, size_t ld, size_t m)
     }
 }
 
-/* Validates and stores [mean | 1/std | std] in a new buffer at *slot (freed first). */
-static gn_status set_scaling(gn_net *net, const char *fn, float **slot, size_t n, const float *mean,
-                             const float *std)
+gn_status gn__make_scaling(gn_net *net, const char *fn, size_t n, const float *mean,
+                           const float *std, float **out)
 {
-    if (!mean && !std) {
-        gn__free(*slot);
-        *slot = NULL;
-        return GN_OK;
-    }
+    *out = NULL;
     if (!mean || !std)
         return gn__fail(net, GN_ERR_NULL, "%s: %s is NULL (pass both or neither)", fn,
                         !mean ? "mean" : "std");
@@ -80,8 +75,9 @@ static gn_status set_scaling(gn_net *net, const char *fn, float **slot, size_t n
                             (double)mean[i]);
         /* 1/std must be finite too, so subnormal std values are rejected */
         if (!isfinite(std[i]) || !(std[i] > 0.0f) || !isfinite(1.0f / std[i]))
-            return gn__fail(net, GN_ERR_ARG, "%s: std[%zu] = %g is not finite and positive", fn, i,
-                            (double)std[i]);
+            return gn__fail(net, GN_ERR_ARG,
+                            "%s: std[%zu] = %g is not finite and positive with a finite inverse",
+                            fn, i, (double)std[i]);
     }
     size_t count;
     float *s = mul_ok(n, 3, &count) ? gn__alloc_floats(count) : NULL;
@@ -91,6 +87,20 @@ static gn_status set_scaling(gn_net *net, const char *fn, float **slot, size_t n
         s[i] = mean[i];
         s[n + i] = 1.0f / std[i];
         s[2 * n + i] = std[i];
+    }
+    *out = s;
+    return GN_OK;
+}
+
+/* Validates and installs a new scaling at *slot (the old one is freed only on success). */
+static gn_status set_scaling(gn_net *net, const char *fn, float **slot, size_t n, const float *mean,
+                             const float *std)
+{
+    float *s = NULL;
+    if (mean || std) {
+        gn_status st = gn__make_scaling(net, fn, n, mean, std, &s);
+        if (st != GN_OK)
+            return st;
     }
     gn__free(*slot);
     *slot = s;

@@ -332,11 +332,12 @@ Test(iris, concurrent_loads_agree)
 
 Test(csv_options, defaults)
 {
-    gn_csv_options o = {7, 7, 'x'};
+    gn_csv_options o = {.header = 7, .label_column = 7, .delimiter = 'x', .regression = 7};
     gn_csv_options_defaults(&o);
     cr_assert_eq(o.header, -1);
     cr_assert_eq(o.label_column, -1);
     cr_assert_eq(o.delimiter, ',');
+    cr_assert_eq(o.regression, 0);
     gn_csv_options_defaults(NULL); /* documented no-op: must not crash */
 }
 
@@ -921,4 +922,269 @@ Test(csv, utf8_bom_is_skipped)
     expect_csv_dataset("\xEF\xBB\xBF"
                        "1,2,0\n3,4,1\n",
                        NULL, 2, 2, 2, x, y);
+}
+
+/*---- CSV regression targets ----*/
+
+static gn_csv_options regression_opts(int header, long label_column)
+{
+    gn_csv_options o = csv_opts(header, label_column, ',');
+    o.regression = 1;
+    return o;
+}
+
+/* Y is 1 × n (ld 1) and holds the target values themselves, including ones that would be bad
+ * class labels (negative, fractional, above 65535). */
+Test(csv, regression_targets)
+{
+    gn_csv_options o = regression_opts(-1, -1);
+    gn_dataset *ds = load_ok(write_csv("a,b,target\n1,2,3.5\n4,5,-2.25\n7,8,1e5\n0.5,-1,0\n"), &o);
+    assert_sizes(ds, 4, 2, 1);
+    const float x[] = {1, 2, 4, 5, 7, 8, 0.5f, -1};
+    assert_x(ds, x, 8);
+    const float y[] = {3.5f, -2.25f, 100000.0f, 0.0f};
+    cr_assert_eq(gn_dataset_ldy(ds), 1);
+    cr_assert_eq(gn_dataset_ldx(ds), 2);
+    for (size_t j = 0; j < 4; j++)
+        cr_assert_eq(gn_dataset_y(ds)[j], y[j], "Y[%zu] = %g, want %g", j,
+                     (double)gn_dataset_y(ds)[j], (double)y[j]);
+    gn_dataset_free(ds);
+}
+
+/* The target column may be any column; the features are the others in file order. */
+Test(csv, regression_target_first_column)
+{
+    gn_csv_options o = regression_opts(0, 0);
+    gn_dataset *ds = load_ok(write_csv("-0.125,1,2\n3.75,3,4\n"), &o);
+    assert_sizes(ds, 2, 2, 1);
+    const float x[] = {1, 2, 3, 4};
+    assert_x(ds, x, 4);
+    cr_assert_eq(gn_dataset_y(ds)[0], -0.125f);
+    cr_assert_eq(gn_dataset_y(ds)[1], 3.75f);
+    gn_dataset_free(ds);
+}
+
+/* A non-numeric target is a bad field, named by line and (1-based) column. */
+Test(csv, regression_non_numeric_target)
+{
+    gn_csv_options o = regression_opts(0, -1);
+    expect_csv_error("1,2,3\n4,5,abc\n", &o, GN_ERR_FORMAT, 2, "column 3", "abc", NULL);
+    expect_csv_error("1,2,3\n4,5,\n", &o, GN_ERR_FORMAT, 2, "column 3", NULL);
+    expect_csv_error("1,2,3\n4,5,6\n7,8,1.5x\n", &o, GN_ERR_FORMAT, 3, "column 3", "1.5x", NULL);
+    o = regression_opts(0, 0);
+    expect_csv_error("1,2,3\nfoo,5,6\n", &o, GN_ERR_FORMAT, 2, "column 1", "foo", NULL);
+}
+
+/* A target that is not a finite float is GN_ERR_NONFINITE, again with line and column. */
+Test(csv, regression_nonfinite_target)
+{
+    gn_csv_options o = regression_opts(0, -1);
+    expect_csv_error("1,2,3\n4,5,inf\n", &o, GN_ERR_NONFINITE, 2, "column 3", NULL);
+    expect_csv_error("1,2,-Infinity\n", &o, GN_ERR_NONFINITE, 1, "column 3", NULL);
+    expect_csv_error("1,2,3\n4,5,6\n7,8,nan\n", &o, GN_ERR_NONFINITE, 3, "column 3", NULL);
+    expect_csv_error("1,2,1e39\n", &o, GN_ERR_NONFINITE, 1, "column 3", NULL);
+}
+
+/* regression is 0 or 1; anything else is an argument error, before the file is read. */
+Test(csv, regression_option_out_of_range)
+{
+    const int bad[] = {2, -1, 100};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gn_csv_options o = csv_opts(-1, -1, ',');
+        o.regression = bad[i];
+        expect_csv_error("1,2,0\n3,4,1\n", &o, GN_ERR_ARG, 0, NULL);
+    }
+}
+
+/*---- wrapped datasets ----*/
+
+/* The accessors return the caller's arrays and leading dimensions; freeing the dataset leaves
+ * them alone. The arrays are on the stack, so a free() of them would abort the test; the heap
+ * copies below are freed by the test afterwards, which valgrind reports as a double free if
+ * gn_dataset_free had freed them (checked once by hand: run under valgrind). */
+Test(wrap, views_the_callers_arrays)
+{
+    float X[4 * 3] = {1, 2, NAN, NAN, 3, 4, NAN, NAN, 5, 6, NAN, NAN};
+    float Y[2 * 3] = {7, NAN, 8, NAN, 9, NAN};
+    float X0[4 * 3], Y0[2 * 3];
+    memcpy(X0, X, sizeof X);
+    memcpy(Y0, Y, sizeof Y);
+    gn_dataset *ds = SENTINEL;
+    cr_assert_eq(gn_dataset_wrap(&ds, X, 4, Y, 2, 2, 1, 3), GN_OK);
+    cr_assert_not_null(ds);
+    assert_sizes(ds, 3, 2, 1);
+    cr_assert_eq(gn_dataset_x(ds), X, "not the caller's X");
+    cr_assert_eq(gn_dataset_y(ds), Y, "not the caller's Y");
+    cr_assert_eq(gn_dataset_ldx(ds), 4);
+    cr_assert_eq(gn_dataset_ldy(ds), 2);
+    gn_dataset_free(ds);
+    cr_assert_eq(memcmp(X, X0, sizeof X), 0, "X changed");
+    cr_assert_eq(memcmp(Y, Y0, sizeof Y), 0, "Y changed");
+
+    float *hx = malloc(sizeof X), *hy = malloc(sizeof Y);
+    cr_assert(hx && hy);
+    memcpy(hx, X, sizeof X);
+    memcpy(hy, Y, sizeof Y);
+    cr_assert_eq(gn_dataset_wrap(&ds, hx, 4, hy, 2, 2, 1, 3), GN_OK);
+    gn_dataset_free(ds);
+    hx[0] = 42.0f; /* still ours */
+    hy[0] = 42.0f;
+    free(hx);
+    free(hy);
+}
+
+Test(wrap, argument_errors)
+{
+    float X[8] = {0}, Y[8] = {0};
+    gn_dataset *ds;
+    cr_assert_eq(gn_dataset_wrap(NULL, X, 2, Y, 1, 2, 1, 4), GN_ERR_NULL);
+    const struct {
+        const float *x;
+        size_t ldx;
+        const float *y;
+        size_t ldy, nf, no, n;
+        gn_status want;
+        const char *what;
+    } bad[] = {
+        {NULL, 2, Y, 1, 2, 1, 4, GN_ERR_NULL, "X NULL"},
+        {X, 2, NULL, 1, 2, 1, 4, GN_ERR_NULL, "Y NULL"},
+        {X, 1, Y, 1, 2, 1, 4, GN_ERR_DIM, "ldx < n_features"},
+        {X, 2, Y, 1, 2, 2, 4, GN_ERR_DIM, "ldy < n_outputs"},
+        {X, 2, Y, 1, 2, 1, 0, GN_ERR_DIM, "n = 0"},
+        {X, 2, Y, 1, 0, 1, 4, GN_ERR_DIM, "n_features = 0"},
+        {X, 2, Y, 1, 2, 0, 4, GN_ERR_DIM, "n_outputs = 0"},
+        {X, (size_t)2147483648u, Y, 1, 2, 1, 1, GN_ERR_DIM, "ldx above INT_MAX"},
+        {X, 2, Y, (size_t)2147483648u, 2, 1, 1, GN_ERR_DIM, "ldy above INT_MAX"},
+        {X, 4, Y, 1, 2, 1, SIZE_MAX / 2, GN_ERR_DIM, "n·ldx overflows"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ds = SENTINEL;
+        gn_status st = gn_dataset_wrap(&ds, bad[i].x, bad[i].ldx, bad[i].y, bad[i].ldy, bad[i].nf,
+                                       bad[i].no, bad[i].n);
+        cr_assert_eq(st, bad[i].want, "%s: got %d (%s)", bad[i].what, st, gn_strerror(st));
+        cr_assert_null(ds, "%s: *out not NULL", bad[i].what);
+    }
+}
+
+/*---- mean and standard deviation ----*/
+
+/* Population statistics (divide by n) of a wrapped dataset with padded columns (the NaN in the
+ * padding must not be read): values whose mean and std are exact in double, so the float
+ * results must be exactly the rounded values. A constant row gets std 1. */
+Test(mean_std, known_values)
+{
+    enum { N = 4, LDX = 5, LDY = 3 };
+    const float rows[3][N] = {{1, 2, 3, 4}, {7, 7, 7, 7}, {10001, 10003, 10001, 10003}};
+    const float yrows[2][N] = {{0, 0, 1, 1}, {-2, 2, -2, 2}};
+    float X[LDX * N], Y[LDY * N];
+    for (size_t j = 0; j < N; j++) {
+        for (size_t i = 0; i < LDX; i++)
+            X[i + j * LDX] = i < 3 ? rows[i][j] : NAN;
+        for (size_t i = 0; i < LDY; i++)
+            Y[i + j * LDY] = i < 2 ? yrows[i][j] : NAN;
+    }
+    gn_dataset *ds;
+    cr_assert_eq(gn_dataset_wrap(&ds, X, LDX, Y, LDY, 3, 2, N), GN_OK);
+    float mean[3], std[3];
+    cr_assert_eq(gn_dataset_mean_std(ds, 0, mean, std), GN_OK);
+    const double want_mean[3] = {2.5, 7.0, 10002.0};
+    const double want_std[3] = {sqrt(1.25), 1.0 /* constant */, 1.0};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(mean[i], (float)want_mean[i], "mean[%d] = %.9g", i, (double)mean[i]);
+        cr_assert_eq(std[i], (float)want_std[i], "std[%d] = %.9g", i, (double)std[i]);
+    }
+    cr_assert_eq(gn_dataset_mean_std(ds, 1, mean, std), GN_OK);
+    cr_assert_eq(mean[0], 0.5f);
+    cr_assert_eq(std[0], 0.5f);
+    cr_assert_eq(mean[1], 0.0f);
+    cr_assert_eq(std[1], 2.0f);
+    cr_assert_eq(gn_dataset_mean_std(NULL, 0, mean, std), GN_ERR_NULL);
+    cr_assert_eq(gn_dataset_mean_std(ds, 0, NULL, std), GN_ERR_NULL);
+    cr_assert_eq(gn_dataset_mean_std(ds, 0, mean, NULL), GN_ERR_NULL);
+    gn_dataset_free(ds);
+}
+
+/* Each part is checked on its own: a NaN or infinity in X fails y_part = 0 only, in Y fails
+ * y_part = 1 only. */
+Test(mean_std, nonfinite_values)
+{
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (int b = 0; b < 3; b++) {
+        float X[6] = {1, 2, 3, 4, 5, 6}, Y[3] = {1, 2, 3}, mean[2], std[2];
+        gn_dataset *ds;
+        X[3] = bad[b];
+        cr_assert_eq(gn_dataset_wrap(&ds, X, 2, Y, 1, 2, 1, 3), GN_OK);
+        cr_assert_eq(gn_dataset_mean_std(ds, 0, mean, std), GN_ERR_NONFINITE, "X has %g",
+                     (double)bad[b]);
+        cr_assert_eq(gn_dataset_mean_std(ds, 1, mean, std), GN_OK);
+        gn_dataset_free(ds);
+        X[3] = 4.0f;
+        Y[1] = bad[b];
+        cr_assert_eq(gn_dataset_wrap(&ds, X, 2, Y, 1, 2, 1, 3), GN_OK);
+        cr_assert_eq(gn_dataset_mean_std(ds, 1, mean, std), GN_ERR_NONFINITE, "Y has %g",
+                     (double)bad[b]);
+        cr_assert_eq(gn_dataset_mean_std(ds, 0, mean, std), GN_OK);
+        gn_dataset_free(ds);
+    }
+}
+
+/* The header promises std 1 only for a constant row. A row of ±5e-7 is not constant: its
+ * population std is 5e-7.
+ * LIBRARY/HEADER DISCREPANCY (reported, left failing on purpose): gn_dataset_mean_std replaces
+ * any std ≤ 1e-6·max(1, |mean|) by 1, so features on a small absolute scale are silently left
+ * unscaled by GN_STANDARDIZE_INPUTS. Either the threshold or the documentation must change. */
+Test(mean_std, small_but_nonconstant_row_keeps_its_std)
+{
+    float X[4] = {-5e-7f, 5e-7f, -5e-7f, 5e-7f}, Y[4] = {0, 1, 0, 1}, mean, std;
+    gn_dataset *ds;
+    cr_assert_eq(gn_dataset_wrap(&ds, X, 1, Y, 1, 1, 1, 4), GN_OK);
+    cr_assert_eq(gn_dataset_mean_std(ds, 0, &mean, &std), GN_OK);
+    cr_assert_eq(mean, 0.0f);
+    cr_assert_eq(std, 5e-7f, "std of ±5e-7 is %g", (double)std);
+    gn_dataset_free(ds);
+}
+
+/*---- split of a wrapped dataset ----*/
+
+/* A wrapped dataset with ldx > n_features and ldy > n_outputs (NaN padding) splits into owned,
+ * compact parts (ld = n_features, n_outputs) holding exactly the right columns: sample j has
+ * features (j + 0.5, 100 − j) and class j mod 3. */
+Test(split, wrapped_padded_dataset)
+{
+    enum { N = 10, LDX = 5, LDY = 4 };
+    float X[LDX * N], Y[LDY * N];
+    for (int j = 0; j < N; j++) {
+        for (int i = 0; i < LDX; i++)
+            X[i + j * LDX] = i == 0 ? (float)j + 0.5f : i == 1 ? 100.0f - (float)j : NAN;
+        for (int i = 0; i < LDY; i++)
+            Y[i + j * LDY] = i < 3 ? (float)(i == j % 3) : NAN;
+    }
+    gn_dataset *ds, *a, *b;
+    cr_assert_eq(gn_dataset_wrap(&ds, X, LDX, Y, LDY, 2, 3, N), GN_OK);
+    cr_assert_eq(gn_dataset_split(ds, 0.6, 3, &a, &b), GN_OK);
+    assert_sizes(a, 6, 2, 3);
+    assert_sizes(b, 4, 2, 3);
+    int seen[N] = {0};
+    gn_dataset *parts[2] = {a, b};
+    for (int p = 0; p < 2; p++) {
+        const gn_dataset *d = parts[p];
+        cr_assert_eq(gn_dataset_ldx(d), 2, "part %d owns a compact X", p);
+        cr_assert_eq(gn_dataset_ldy(d), 3, "part %d owns a compact Y", p);
+        cr_assert(gn_dataset_x(d) < X || gn_dataset_x(d) >= X + LDX * N, "part %d views X", p);
+        for (size_t c = 0; c < gn_dataset_n_samples(d); c++) {
+            const float *x = gn_dataset_x(d) + 2 * c, *y = gn_dataset_y(d) + 3 * c;
+            int j = (int)(x[0] - 0.5f);
+            cr_assert(j >= 0 && j < N && x[0] == (float)j + 0.5f, "part %d column %zu: x0 %g", p, c,
+                      (double)x[0]);
+            cr_assert_eq(x[1], 100.0f - (float)j, "part %d column %zu (sample %d)", p, c, j);
+            for (int i = 0; i < 3; i++)
+                cr_assert_eq(y[i], (float)(i == j % 3), "part %d column %zu (sample %d)", p, c, j);
+            seen[j]++;
+        }
+    }
+    for (int j = 0; j < N; j++)
+        cr_assert_eq(seen[j], 1, "sample %d appears %d times", j, seen[j]);
+    gn_dataset_free(a);
+    gn_dataset_free(b);
+    gn_dataset_free(ds);
 }
