@@ -509,6 +509,8 @@ GN_API gn_status gn_dataset_wrap(gn_dataset **out, const float *X, size_t ldx, c
  *  features), scaled to [0, 1] by /255; labels of unsigned bytes, one dimension, turned
  *  into one-hot columns. n_classes is the number of outputs: 0 means max label + 1, or give
  *  it (e.g. 10) so that a test file missing a class still matches the network.
+ *  labels_path may be NULL to load inputs only (for inference): Y is then all zeros with
+ *  n_classes rows (1 if n_classes is 0).
  *  Checked, each with its own message naming the file and what is wrong: the magic (two
  *  zero bytes, type 0x08, dimension count 1 for labels and ≥ 2 for images, at most 8),
  *  zero dimensions, sizes whose product overflows or exceeds the limits (2^31 samples,

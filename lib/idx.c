@@ -363,8 +363,8 @@ gn_status gn_dataset_load_idx(gn_dataset **out, const char *images_path, const c
     if (!out)
         return GN_ERR_NULL;
     *out = NULL;
-    if (!images_path || !labels_path) {
-        gn__format(err, errlen, "no %s path given", !images_path ? "images" : "labels");
+    if (!images_path) {
+        gn__format(err, errlen, "no images path given");
         return GN_ERR_NULL;
     }
     if (n_classes > MAX_CLASSES) {
@@ -373,18 +373,23 @@ gn_status gn_dataset_load_idx(gn_dataset **out, const char *images_path, const c
         return GN_ERR_ARG;
     }
 
-    idx_file img, lab;
+    idx_file img, lab = {0};
     gn_status st = idx_open(&img, images_path, false, err, errlen);
     if (st != GN_OK)
         return st;
+    unsigned char *labels = NULL, *buf = NULL;
+    gn_dataset *ds = NULL;
+    unsigned max = 0;
+    if (!labels_path) { /* inputs only, for inference: all-zero targets */
+        if (n_classes == 0)
+            n_classes = 1;
+        goto images;
+    }
     st = idx_open(&lab, labels_path, true, err, errlen);
     if (st != GN_OK) {
         idx_close(&img, false, err, errlen);
         return st;
     }
-    unsigned char *labels = NULL, *buf = NULL;
-    gn_dataset *ds = NULL;
-    unsigned max = 0;
     if (img.n != lab.n) {
         gn__format(err, errlen, "%s has %zu images but %s has %zu labels", images_path, img.n,
                    labels_path, lab.n);
@@ -415,6 +420,7 @@ gn_status gn_dataset_load_idx(gn_dataset **out, const char *images_path, const c
         goto done;
     }
 
+images:
     ds = gn__dataset_new(img.n, img.per_sample, n_classes, NULL);
     buf = malloc(CHUNK);
     if (!ds || !buf) {
@@ -428,7 +434,7 @@ gn_status gn_dataset_load_idx(gn_dataset **out, const char *images_path, const c
         st = idx_close(&img, true, err, errlen);
     if (st != GN_OK)
         goto done;
-    for (size_t j = 0; j < img.n; j++)
+    for (size_t j = 0; labels && j < img.n; j++)
         ds->own_y[labels[j] + j * n_classes] = 1.0f;
 
 done:

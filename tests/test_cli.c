@@ -613,6 +613,15 @@ Test(cli, save_then_eval_and_predict)
         lines++;
     cr_assert_eq(lines, N_TEST);
 
+    /* and from a lone images file: no labels file is needed for inference */
+    char lone[600];
+    snprintf(lone, sizeof lone, "%s/lone-images.idx", dir);
+    write_idx(lone, test_img, N_TEST, 1);
+    snprintf(args, sizeof args, "predict --model %s --input %s --labels", model, lone);
+    char out2[sizeof out];
+    cr_assert_eq(run_io(args, "2>/dev/null", out2, sizeof out2), 0, "%s", out2);
+    cr_assert_str_eq(out2, out, "lone images predicted differently");
+
     /* bad inputs: wrong width, a non-number (named by line and column), a non-model */
     f = fopen(csv, "w");
     fputs("1,2,3\n", f);

@@ -167,9 +167,7 @@ static const char *const predict_text[] = {
     "\n"
     "  --model FILE         the model file\n"
     "  --input FILE         CSV with one column per model input and no label column, or IDX\n"
-    "                       images (the loader reads IDX in pairs: the labels file must\n"
-    "                       exist, though it is not used)\n"
-    "  --input-labels FILE  that IDX labels file (default: derived from the images name)\n"
+    "                       images (no labels file needed)\n"
     "  --header WHEN        CSV: auto|yes|no (default auto: yes if a field of the first line\n"
     "                       is not a number)\n"
     "  --delimiter C        CSV: field separator, one character or 'tab' (default ',')\n"
@@ -432,7 +430,6 @@ typedef enum opt_id {
     O_TRAIN_LABELS,
     O_TEST_LABELS,
     O_INPUT,
-    O_INPUT_LABELS,
     O_MODEL,
     O_SAVE,
     O_HEADER,
@@ -478,7 +475,7 @@ typedef struct cli_args {
     unsigned cmd;
     const char *name;             /* "train", "eval", "predict" */
     unsigned char given[O_COUNT]; /* which options appeared */
-    const char *train, *test, *train_labels, *test_labels, *input, *input_labels, *model, *save;
+    const char *train, *test, *train_labels, *test_labels, *input, *model, *save;
     int header, regression, standardize; /* header, standardize: −1 auto, 0 no, 1 yes */
     long label_column;
     char delimiter;
@@ -525,7 +522,6 @@ static const option options[] = {
     {"--test-labels", NULL, O_TEST_LABELS, TRAIN | CMD_EVAL, V_PATH, AT(test_labels), NULL, 0, 0,
      0},
     {"--input", NULL, O_INPUT, CMD_PREDICT, V_PATH, AT(input), NULL, 0, 0, 0},
-    {"--input-labels", NULL, O_INPUT_LABELS, CMD_PREDICT, V_PATH, AT(input_labels), NULL, 0, 0, 0},
     {"--model", NULL, O_MODEL, CMD_EVAL | CMD_PREDICT, V_PATH, AT(model), NULL, 0, 0, 0},
     {"--save", NULL, O_SAVE, TRAIN, V_PATH, AT(save), NULL, 0, 0, 0},
     {"--header", NULL, O_HEADER, CMD_ALL, V_NAME, AT(header), whens, 0, 0, 0},
@@ -1560,8 +1556,13 @@ static int cmd_predict(int argc, char **argv)
     size_t ni = gn_net_n_inputs(net), no = gn_net_n_outputs(net), n = 0, ldx = ni;
     const float *X;
     if (is_idx(a.input)) {
-        if ((rc = load_data(&in, a.input, a.input_labels, "--input-labels", 1, NULL)))
+        char err[1024] = "";
+        gn_status st = gn_dataset_load_idx(&in.ds, a.input, NULL, 0, err, sizeof err);
+        if (st != GN_OK) { /* images only: no labels file is needed to predict */
+            errmsg("%s", err[0] ? err : gn_strerror(st));
+            rc = EXIT_RUNTIME;
             goto done;
+        }
         X = gn_dataset_x(in.ds);
         ldx = gn_dataset_ldx(in.ds);
         n = gn_dataset_n_samples(in.ds);
@@ -1571,10 +1572,6 @@ static int cmd_predict(int argc, char **argv)
             rc = EXIT_RUNTIME;
             goto done;
         }
-    } else if (a.input_labels) {
-        errmsg("--input-labels: %s is read as CSV (features only)", a.input);
-        rc = EXIT_USAGE;
-        goto done;
     } else {
         gn_csv_options csv = csv_options(&a, 0);
         if ((rc = read_features_csv(a.input, &csv, ni, &own_x, &n)))
