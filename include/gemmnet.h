@@ -708,7 +708,7 @@ typedef struct gn_fit_options {
                                   configuration, not its current lr); default constant */
     size_t step_epochs;      /**< GN_SCHEDULE_STEP: epochs per decay, ≥ 1; default 10 */
     float gamma;             /**< GN_SCHEDULE_STEP: factor in (0, 1]; default 0.1 */
-    float min_lr;            /**< GN_SCHEDULE_COSINE: final lr ≥ 0; default 0 */
+    float min_lr;            /**< GN_SCHEDULE_COSINE: final lr in [0, lr]; default 0 */
     float dropout;           /**< hidden-layer dropout in [0, 1), set on the net with
                                   gn_net_set_dropout and left there (0 turns off a dropout set
                                   earlier); default 0 */

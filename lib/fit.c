@@ -195,6 +195,12 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
         st = check_data(net, val, "validation");
     if (st != GN_OK)
         return st;
+    gn_optimizer_config base = o->opt;
+    if (o->optimizer)
+        gn_optimizer_get_config(o->optimizer, &base);
+    if (o->schedule == GN_SCHEDULE_COSINE && o->min_lr > base.lr)
+        return gn__fail(net, GN_ERR_ARG, "gn_net_fit: cosine schedule: min_lr %g exceeds lr %g",
+                        (double)o->min_lr, (double)base.lr);
 
     fit_state fs = {0};
     st = setup(net, train, val, o, &fs);

@@ -199,7 +199,8 @@ static void make_regression_csv(const char *path, int n)
 Test(cli, iris_reaches_accuracy_and_reports_every_epoch)
 {
     char args[4096];
-    snprintf(args, sizeof args, "train --train '%s' --epochs 50 --batch 10 --lr 0.01", iris());
+    snprintf(args, sizeof args,
+             "train --train '%s' --epochs 50 --batch 10 --lr 0.01 --schedule constant", iris());
     cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
     double v[4];
     parse_final(out, FINAL_KEYS, v);
@@ -254,7 +255,7 @@ Test(cli, idx_pair_trains_end_to_end)
     cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
     cr_assert_not_null(strstr(out, "samples (240 train, 0 val, 60 test), 36 features, 3 classes"),
                        "%s", out);
-    cr_assert_not_null(strstr(out, "standardize=no"), "IDX is not standardised: %s", out);
+    cr_assert_not_null(strstr(out, "standardize=yes"), "inputs are standardised: %s", out);
     cr_assert_not_null(strstr(out, "confusion"), "%s", out);
     double v[4];
     parse_final(out, FINAL_KEYS, v);

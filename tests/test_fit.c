@@ -766,6 +766,8 @@ Test(fit_errors, arguments)
     expect_fit_error(net, ds, NULL, &o, GN_ERR_ARG, "gamma above 1");
     o = ok, o.schedule = GN_SCHEDULE_COSINE, o.min_lr = -1e-3f;
     expect_fit_error(net, ds, NULL, &o, GN_ERR_ARG, "negative min_lr");
+    o = ok, o.schedule = GN_SCHEDULE_COSINE, o.min_lr = o.opt.lr * 2;
+    expect_fit_error(net, ds, NULL, &o, GN_ERR_ARG, "min_lr above lr");
     o = ok, o.opt.lr = 0.0f;
     expect_fit_error(net, ds, NULL, &o, GN_ERR_ARG, "optimizer lr 0");
     o = ok, o.standardize = 4u;

@@ -27,9 +27,15 @@
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 /* Defaults of `gemmnet train`. */
-#define DEF_FASHION_DIR    "/usr/share/datasets/fashion-mnist"
-#define DEF_FASHION_LAYERS "784,256,128,10" /* to be settled by the lead */
-#define DEF_HIDDEN         64               /* other data: features,64,outputs */
+#define DEF_FASHION_DIR "/usr/share/datasets/fashion-mnist"
+/* The defaults train Fashion-MNIST to about 0.895 test accuracy in 6 epochs: the layer widths
+ * of the PyTorch reference recipe (bench/torch_fashion.py), with standardised inputs and a
+ * cosine-annealed Adam at twice its usual rate instead of 10 constant-rate epochs (measured in
+ * docs/performance.md). */
+#define DEF_FASHION_LAYERS "784,256,128,10"
+#define DEF_EPOCHS         6
+#define DEF_ADAM_LR        0.002 /* adam and adamw; the other optimizers keep their own */
+#define DEF_HIDDEN         64    /* other data: features,64,outputs */
 #define DEF_SPLIT_SEED     42
 #define DEF_TEST_FRAC      0.2
 
@@ -77,8 +83,8 @@ static const char *const train_text[] = {
     "                       0 < F < 1 (default: no validation)\n"
     "  --split-seed N       seed of both splits (default 42)\n"
     "  --standardize WHEN   auto|yes|no: scale inputs (and regression targets) to mean 0 and\n"
-    "                       std 1 on the training set, as part of the model (default auto:\n"
-    "                       yes for CSV, no for IDX)\n"
+    "                       std 1 on the training set, as part of the model (default yes;\n"
+    "                       auto is yes)\n"
     "CSV files:\n"
     "  --label-column N     0-based column of the label (default: last)\n"
     "  --header WHEN        auto|yes|no: is the first line a header? (default auto: yes if\n"
@@ -102,17 +108,17 @@ static const char *const train_text[] = {
     /* (split: ISO C only promises string literals of 4095 characters) */
     "optimisation:\n"
     "  --opt NAME           sgd|momentum|nesterov|rmsprop|adam|adamw (default adam)\n"
-    "  --lr F               learning rate > 0 (default: the optimizer's: 0.1 for sgd,\n"
-    "                       momentum and nesterov, 0.001 for the others); --eta is an alias\n"
+    "  --lr F               learning rate > 0 (default 0.002 for adam and adamw, 0.001 for\n"
+    "                       rmsprop, 0.1 for sgd, momentum and nesterov); --eta is an alias\n"
     "  --momentum F         μ of momentum and nesterov, 0 <= F < 1 (default 0.9)\n"
     "  --weight-decay F     decoupled weight decay >= 0 (default 0.01 for adamw, else 0)\n"
     "  --l2 F               L2 coefficient added to the weight gradient >= 0 (default 0)\n"
     "  --clip F             clip the gradient norm at F, 0 = off (default 0)\n"
-    "  --schedule NAME      learning rate per epoch: constant|step|cosine (default constant)\n"
+    "  --schedule NAME      learning rate per epoch: constant|step|cosine (default cosine)\n"
     "  --step-epochs N      step: epochs per decay (default 10)\n"
     "  --gamma F            step: decay factor, 0 < F <= 1 (default 0.1)\n"
     "  --min-lr F           cosine: final learning rate >= 0 (default 0)\n"
-    "  --epochs N           training epochs (default 10)\n"
+    "  --epochs N           training epochs (default 6)\n"
     "  --batch N            mini-batch size (default 128)\n"
     "  --dropout P          dropout of hidden units, 0 <= P < 1 (default 0)\n"
     "  --patience N         stop after N epochs without a lower validation loss and keep\n"
@@ -588,10 +594,10 @@ static void args_defaults(cli_args *a, unsigned cmd, const char *name)
     a->init = GN_INIT_AUTO;
     a->impl = GN_IMPL_BLAS;
     a->opt = GN_OPT_ADAM; /* lr, momentum, weight decay: the optimizer's defaults (finish_args) */
-    a->schedule = (int)fit.schedule;
+    a->schedule = (int)GN_SCHEDULE_COSINE;
     a->gamma = fit.gamma;
     a->min_lr = fit.min_lr;
-    a->epochs = (long)fit.epochs;
+    a->epochs = DEF_EPOCHS;
     a->batch = (long)fit.batch;
     a->step_epochs = (long)fit.step_epochs;
     a->every = 1;
@@ -680,6 +686,18 @@ static int parse_args(int argc, char **argv, cli_args *a)
     return PARSE_OK;
 }
 
+/* The learning rate training starts from: --lr, or the CLI's default for the optimizer. */
+static double start_lr(const cli_args *a)
+{
+    if (a->given[O_LR])
+        return a->lr;
+    if (a->opt == GN_OPT_ADAM || a->opt == GN_OPT_ADAMW)
+        return DEF_ADAM_LR;
+    gn_optimizer_config oc;
+    gn_optimizer_config_defaults(&oc, (gn_opt)a->opt);
+    return oc.lr;
+}
+
 /* Contradictions and missing options that show without looking at the data: 0 or
  * EXIT_USAGE after a message. */
 static int check_args(const cli_args *a)
@@ -707,6 +725,8 @@ static int check_args(const cli_args *a)
         {(g[O_STEP_EPOCHS] || g[O_GAMMA]) && a->schedule != GN_SCHEDULE_STEP,
          "--step-epochs and --gamma apply to --schedule step"},
         {g[O_MIN_LR] && a->schedule != GN_SCHEDULE_COSINE, "--min-lr applies to --schedule cosine"},
+        {g[O_MIN_LR] && a->min_lr >= start_lr(a),
+         "--min-lr must be below the learning rate the schedule starts from"},
         {a->regression && g[O_LOSS] && classifier_loss,
          "--regression needs a regression loss: quadratic, mae or huber"},
         {a->regression && g[O_OUT] && a->out == GN_ACT_SOFTMAX,
@@ -755,8 +775,7 @@ static gn_fit_options fit_options(const cli_args *a)
     gn_fit_options_defaults(&fit);
     gn_optimizer_config *oc = &fit.opt;
     gn_optimizer_config_defaults(oc, (gn_opt)a->opt);
-    if (a->given[O_LR])
-        oc->lr = (float)a->lr;
+    oc->lr = (float)start_lr(a);
     if (a->given[O_MOMENTUM])
         oc->momentum = (float)a->momentum;
     if (a->given[O_WEIGHT_DECAY])
@@ -1305,7 +1324,7 @@ static int cmd_train(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (a.standardize < 0)
-        a.standardize = !train_idx;
+        a.standardize = 1;
 
     dset all = {0}, train = {0}, val = {0}, test = {0};
     gn_net *net = NULL;
