@@ -122,6 +122,18 @@ gn_status gn__check_eta(gn_net *net, const char *fn, float eta)
     return GN_OK;
 }
 
+const float *gn__infer_chunk(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                             size_t j0, size_t m, const float **Yb, size_t *ldyb)
+{
+    const float *Xb = X + j0 * ldx;
+    if (Y) {
+        *Yb = Y + j0 * ldy;
+        *ldyb = ldy;
+    }
+    gn__prepare(net, &Xb, &ldx, Y ? Yb : NULL, ldyb, m);
+    return gn__forward(net, Xb, ldx, m, false);
+}
+
 gn_status gn_net_forward(gn_net *net, const float *X, size_t ldx, size_t m, const float **out)
 {
     gn_status st = gn__check_batch(net, "gn_net_forward", X, ldx, NULL, 0, false, m, true);
@@ -144,10 +156,7 @@ gn_status gn_net_predict(gn_net *net, const float *X, size_t ldx, size_t n, floa
     size_t n_out = gn_net_n_outputs(net);
     for (size_t j0 = 0; j0 < n; j0 += net->max_batch) {
         size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch;
-        const float *Xb = X + j0 * ldx;
-        size_t ldb = ldx;
-        gn__prepare(net, &Xb, &ldb, NULL, NULL, m);
-        const float *A = gn__forward(net, Xb, ldb, m, false);
+        const float *A = gn__infer_chunk(net, X, ldx, NULL, 0, j0, m, NULL, NULL);
         for (size_t j = 0; j < m; j++)
             memcpy(Y + (j0 + j) * ldy, A + j * n_out, n_out * sizeof *Y);
         gn__unscale_outputs(net, Y + j0 * ldy, ldy, m);
@@ -284,11 +293,8 @@ gn_status gn_net_evaluate(gn_net *net, const float *X, size_t ldx, const float *
     size_t n_out = gn_net_n_outputs(net), correct = 0;
     double sum = 0.0;
     for (size_t j0 = 0; j0 < n; j0 += net->max_batch) {
-        size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch;
-        const float *Xb = X + j0 * ldx, *Yb = Y + j0 * ldy;
-        size_t ldxb = ldx, ldyb = ldy;
-        gn__prepare(net, &Xb, &ldxb, &Yb, &ldyb, m);
-        const float *A = gn__forward(net, Xb, ldxb, m, false);
+        size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch, ldyb;
+        const float *Yb, *A = gn__infer_chunk(net, X, ldx, Y, ldy, j0, m, &Yb, &ldyb);
         sum += gn__loss_sum(net->loss, net->huber_delta, A, Yb, ldyb, n_out, m);
         correct += gn__count_correct(A, Yb, ldyb, n_out, m);
     }

@@ -124,6 +124,9 @@ static inline gn_act gn__output_act(gn_loss loss, gn_act act)
     return regression && act != GN_ACT_SOFTMAX ? act : GN_ACT_IDENTITY;
 }
 
+/* The class a column stands for: the argmax, or (x > 0.5) for a single row. */
+size_t gn__class_of(const float *x, size_t n);
+
 /* Number of columns whose prediction matches the target (see gn_net_evaluate). */
 size_t gn__count_correct(const float *A, const float *Y, size_t ldy, size_t n, size_t m);
 
@@ -210,6 +213,12 @@ void gn__prepare(gn_net *net, const float **X, size_t *ldx, const float **Y, siz
  * [mean | 1/std | std] for net->in_scale or net->out_scale, without installing it. */
 gn_status gn__make_scaling(gn_net *net, const char *fn, size_t n, const float *mean,
                            const float *std, float **out);
+
+/* Inference on columns [j0, j0 + m) of X (m ≤ max_batch), scaled as the model says; returns
+ * A^L in the network's own units. If Y is not NULL, *Yb and *ldyb get those columns of Y as the
+ * network sees them (scaled with the outputs' scaling). */
+const float *gn__infer_chunk(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                             size_t j0, size_t m, const float **Yb, size_t *ldyb);
 
 /* Maps network outputs back to raw units in place (output scaling), n_L × m, ld = ld. */
 void gn__unscale_outputs(const gn_net *net, float *A, size_t ld, size_t m);

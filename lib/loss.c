@@ -106,8 +106,10 @@ double gn__output_delta(gn_loss loss, float delta, gn_act act, const float *A, c
     return total;
 }
 
-static size_t argmax(const float *x, size_t n)
+size_t gn__class_of(const float *x, size_t n)
 {
+    if (n == 1)
+        return x[0] > 0.5f;
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
         if (x[i] > x[best])
@@ -118,12 +120,7 @@ static size_t argmax(const float *x, size_t n)
 size_t gn__count_correct(const float *A, const float *Y, size_t ldy, size_t n, size_t m)
 {
     size_t correct = 0;
-    for (size_t j = 0; j < m; j++) {
-        const float *a = A + j * n, *y = Y + j * ldy;
-        if (n == 1)
-            correct += (a[0] > 0.5f) == (y[0] > 0.5f);
-        else
-            correct += argmax(a, n) == argmax(y, n);
-    }
+    for (size_t j = 0; j < m; j++)
+        correct += gn__class_of(A + j * n, n) == gn__class_of(Y + j * ldy, n);
     return correct;
 }

@@ -4,18 +4,6 @@
 
 #include <math.h>
 
-static size_t argmax(const float *x, size_t n)
-{
-    size_t best = 0;
-    for (size_t i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
-}
-
-/* The class of an output or target column: argmax, or (x > 0.5) for a single output. */
-static size_t class_of(const float *x, size_t n) { return n == 1 ? x[0] > 0.5f : argmax(x, n); }
-
 gn_status gn_net_confusion(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
                            size_t n, size_t k, uint64_t *counts)
 {
@@ -32,12 +20,10 @@ gn_status gn_net_confusion(gn_net *net, const float *X, size_t ldx, const float 
         counts[i] = 0;
     for (size_t j0 = 0; j0 < n; j0 += net->max_batch) {
         size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch;
-        const float *Xb = X + j0 * ldx;
-        size_t ldb = ldx;
-        gn__prepare(net, &Xb, &ldb, NULL, NULL, m);
-        const float *A = gn__forward(net, Xb, ldb, m, false);
+        const float *A = gn__infer_chunk(net, X, ldx, NULL, 0, j0, m, NULL, NULL);
         for (size_t j = 0; j < m; j++)
-            counts[class_of(Y + (j0 + j) * ldy, n_out) * k + class_of(A + j * n_out, n_out)]++;
+            counts[gn__class_of(Y + (j0 + j) * ldy, n_out) * k +
+                   gn__class_of(A + j * n_out, n_out)]++;
     }
     return GN_OK;
 }
@@ -91,10 +77,7 @@ gn_status gn_net_regression_metrics(gn_net *net, const float *X, size_t ldx, con
             }
         for (size_t j0 = 0; j0 < n; j0 += net->max_batch) {
             size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch;
-            const float *Xb = X + j0 * ldx;
-            size_t ldb = ldx;
-            gn__prepare(net, &Xb, &ldb, NULL, NULL, m);
-            float *A = (float *)gn__forward(net, Xb, ldb, m, false);
+            float *A = (float *)gn__infer_chunk(net, X, ldx, NULL, 0, j0, m, NULL, NULL);
             gn__unscale_outputs(net, A, n_out, m);
             for (size_t j = 0; j < m; j++)
                 for (size_t i = 0; i < nb; i++) {
