@@ -18,29 +18,9 @@
 
 #include "gemmnet.h"
 #include "testutil.h"
+#include "tmpfiles.h"
 
 /*---- temporary files ----*/
-
-/* Files written by a test live in a fresh directory under /tmp, removed by the suite's fini
- * (Criterion runs each test in its own process, so this state is per test). */
-enum { MAX_FILES = 16 };
-static char tmp_dir[64];
-static char tmp_files[MAX_FILES][128];
-static size_t n_tmp_files;
-
-static void make_tmp_dir(void)
-{
-    strcpy(tmp_dir, "/tmp/gemmnet-test-idx-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
-}
-
-static void remove_tmp_dir(void)
-{
-    for (size_t i = 0; i < n_tmp_files; i++)
-        unlink(tmp_files[i]);
-    if (tmp_dir[0])
-        rmdir(tmp_dir);
-}
 
 TestSuite(idx, .init = make_tmp_dir, .fini = remove_tmp_dir);
 TestSuite(idx_format, .init = make_tmp_dir, .fini = remove_tmp_dir);
