@@ -815,6 +815,49 @@ GN_API gn_status gn_net_load(gn_net **out, const char *path, char *err, size_t e
 GN_API gn_status gn_net_load_buffer(gn_net **out, const void *buf, size_t len, char *err,
                                     size_t errlen);
 
+/*==== BLAS information ======================================================================
+ * Which BLAS gemmnet runs on and how it threads, for logs and `gemmnet info`. The threading
+ * rules (docs/design.md, "Threading"): distinct networks may train in distinct threads;
+ * with OpenBLAS, keep one BLAS thread per caller thread (OPENBLAS_NUM_THREADS=1 or
+ * gn_set_threads(1)) when several threads call gemmnet at once, because the pthreads build
+ * runs one multithreaded product at a time; the library changes the BLAS thread count only
+ * in gn_set_threads.
+ */
+
+/** How the BLAS was built to thread (OpenBLAS's openblas_get_parallel()). */
+typedef enum gn_blas_parallel {
+    GN_BLAS_PARALLEL_UNKNOWN = -1,   /**< not OpenBLAS: the BLAS cannot say */
+    GN_BLAS_PARALLEL_SEQUENTIAL = 0, /**< no threads of its own (Debian libopenblas0-serial) */
+    GN_BLAS_PARALLEL_PTHREADS = 1,   /**< its own thread pool (libopenblas0-pthread, Debian's
+                                          default) */
+    GN_BLAS_PARALLEL_OPENMP = 2,     /**< OpenMP (libopenblas0-openmp) */
+} gn_blas_parallel;
+
+typedef struct gn_blas_info {
+    const char *config;   /**< the BLAS's own description (openblas_get_config()), e.g.
+                               "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Haswell
+                               MAX_THREADS=64"; "unknown CBLAS (not OpenBLAS)" otherwise */
+    const char *corename; /**< kernels chosen for this CPU (openblas_get_corename()), e.g.
+                               "Haswell"; "" if not OpenBLAS */
+    gn_blas_parallel parallel; /**< build variant */
+    int threads;               /**< threads BLAS uses now, as gn_get_threads() */
+    int cores;                 /**< processors online (sysconf(_SC_NPROCESSORS_ONLN)), ≥ 1 */
+} gn_blas_info;
+
+/** Fills *info. Both strings are static, never NULL, and stay valid for the life of the
+ *  process. Returns GN_ERR_NULL. Thread-safe (openblas_get_config(), which is not, is called
+ *  once, the first time; an application that calls it itself should not do so while another
+ *  thread may be making the first gn_blas_get_info call). Never changes the thread count. */
+GN_API gn_status gn_blas_get_info(gn_blas_info *info);
+
+/** gn_blas_get_info as one line: "<config>; threading <variant>; <n> BLAS threads; <c> cores".
+ *  Writes at most len bytes, always terminated when len > 0 (buf may be NULL when len is 0),
+ *  and returns the length of the whole line, as snprintf does. Thread-safe. */
+GN_API size_t gn_blas_describe(char *buf, size_t len);
+
+/** "sequential", "pthreads", "openmp" or "unknown" (any other value). Static; thread-safe. */
+GN_API const char *gn_blas_parallel_name(gn_blas_parallel parallel);
+
 #ifdef __cplusplus
 }
 #endif

@@ -90,3 +90,33 @@ int gn_get_threads(void)
     return 1;
 #endif
 }
+
+/* Raw queries for gn_blas_get_info (blasinfo.c), kept here because this is the only file that
+ * sees <cblas.h>. openblas_get_config() rewrites a static buffer on every call, so blasinfo.c
+ * calls gn__blas_config() once and copies the result. */
+const char *gn__blas_config(void)
+{
+#ifdef GN_HAVE_OPENBLAS_INFO
+    return openblas_get_config();
+#else
+    return NULL;
+#endif
+}
+
+const char *gn__blas_corename(void)
+{
+#ifdef GN_HAVE_OPENBLAS_INFO
+    return openblas_get_corename();
+#else
+    return NULL;
+#endif
+}
+
+int gn__blas_parallel(void)
+{
+#ifdef GN_HAVE_OPENBLAS_INFO
+    return openblas_get_parallel();
+#else
+    return -1;
+#endif
+}
