@@ -119,7 +119,24 @@ typedef enum gn_status {
     GN_ERR_NOMEM = -6,       /**< memory allocation failed, or a size product overflowed */
     GN_ERR_UNSUPPORTED = -7, /**< a valid but unsupported combination (e.g. CE loss, tanh out) */
     GN_ERR_IO = -8,          /**< a file could not be opened, read or written */
-    GN_ERR_FORMAT = -9,      /**< a data file is malformed */
+    GN_ERR_FORMAT = -9,      /**< a data file (CSV, IDX) is malformed */
+    /* Model files (.gnn): one code per kind of defect, so a caller can tell a file from a
+     * newer gemmnet from a damaged one without parsing the message. */
+    GN_ERR_MAGIC = -10,     /**< not a gemmnet model file (wrong leading bytes) */
+    GN_ERR_VERSION = -11,   /**< written by a newer gemmnet: unknown format version, header
+                                 flag or required section */
+    GN_ERR_TRUNCATED = -12, /**< the file ends before the length its header states */
+    GN_ERR_TRAILING = -13,  /**< bytes after the length its header states */
+    GN_ERR_CHECKSUM = -14,  /**< CRC-32 mismatch: the file was damaged after it was written */
+    GN_ERR_LIMIT = -15,     /**< a count or size beyond the format's or the reader's limits */
+    GN_ERR_SECTION = -16,   /**< section structure: missing, repeated or misplaced section,
+                                 wrong flags, or a length that does not match its contents */
+    GN_ERR_VALUE = -17,     /**< a field holds an invalid value (unknown activation or loss,
+                                 an inconsistent count, a bad scaling or optimizer setting) */
+    /* Training. */
+    GN_ERR_DIVERGED = -18, /**< the loss, a gradient or a parameter became NaN or infinite
+                                during training from finite data; the parameters are the last
+                                good ones */
 } gn_status;
 
 /** A short English description of a status code. Never returns NULL (unknown codes give
@@ -697,6 +714,15 @@ typedef enum gn_schedule {
     1u /**< input mean/std from the training set (gn_net_set_input_scaling) */
 #define GN_STANDARDIZE_OUTPUTS 2u /**< target mean/std from the training set (regression) */
 
+/** Where a gn_net_fit run stands, as saved in a checkpoint and given back to resume it. */
+typedef struct gn_fit_progress {
+    size_t epochs_done;       /**< epochs completed */
+    size_t best_epoch;        /**< epoch of the lowest validation loss so far (0: none) */
+    double best_val_loss;     /**< that loss (NaN when best_epoch is 0) */
+    const float *best_params; /**< the parameters after best_epoch (gn_net_n_params floats),
+                                   or NULL if they were not kept */
+} gn_fit_progress;
+
 typedef struct gn_fit_options {
     size_t epochs;           /**< ≥ 1; default 10 */
     size_t batch;            /**< ≥ 1; default 128; the workspace grows to it if needed */
@@ -723,6 +749,19 @@ typedef struct gn_fit_options {
     void (*on_batch)(gn_net *net, size_t epoch, size_t batch, size_t n_batches,
                      void *user); /**< optional, after every mini-batch (progress bars) */
     void *user;                   /**< passed to both callbacks */
+    const gn_fit_progress *resume; /**< continue a checkpointed run (gn_checkpoint_progress),
+                                        with the checkpoint's network and optimizer: epochs
+                                        run from epochs_done + 1 to epochs, the schedule and
+                                        early stopping pick up where they were, and
+                                        standardize is ignored (the model's scaling is kept);
+                                        default NULL */
+    const char *checkpoint_path; /**< if not NULL, gn_checkpoint_save to this path after every
+                                      checkpoint_every epochs and after the last epoch run
+                                      (before the best parameters are restored); a failed
+                                      save stops training with its status; default NULL */
+    size_t checkpoint_every;     /**< ≥ 1 when checkpoint_path is set; default 1 */
+    const char *checkpoint_meta; /**< provenance text stored in each checkpoint (see
+                                      gn_checkpoint_save); default NULL */
 } gn_fit_options;
 
 /** Fills *opt with the defaults listed in gn_fit_options. NULL is a no-op. */
@@ -803,17 +842,94 @@ GN_API gn_status gn_net_regression_metrics(gn_net *net, const float *X, size_t l
 GN_API gn_status gn_net_save(const gn_net *net, const char *path, char *err, size_t errlen);
 
 /** Reads a model file and creates the network it describes (workspace for max_batch 128,
- *  dropout off, seed 1 for any later shuffling). Every size is range-checked before
- *  anything is allocated, and the checksum and every parameter's finiteness are verified.
- *  On failure *out is NULL, nothing is leaked, and err says what was wrong and at which
- *  byte offset. Returns GN_ERR_NULL, GN_ERR_IO, GN_ERR_FORMAT (any malformed content),
- *  GN_ERR_NOMEM. Thread-safe. */
+ *  dropout off). The network's shuffling/dropout RNG continues from the saved state if the
+ *  file has one (a checkpoint), else it is seeded with 1. Sections that only matter for
+ *  resuming (optimizer state, progress, provenance) are checked and then dropped; use
+ *  gn_checkpoint_load to keep them. Every size is range-checked before anything is
+ *  allocated, and the checksum and every parameter's finiteness are verified. On failure
+ *  *out is NULL, nothing is leaked, and err says what was wrong and at which byte offset.
+ *  Returns GN_ERR_NULL, GN_ERR_IO (cannot open or read), GN_ERR_NOMEM, and for a rejected
+ *  file one of GN_ERR_MAGIC, GN_ERR_VERSION, GN_ERR_TRUNCATED, GN_ERR_TRAILING,
+ *  GN_ERR_CHECKSUM, GN_ERR_LIMIT, GN_ERR_SECTION, GN_ERR_VALUE, GN_ERR_NONFINITE (a
+ *  non-finite parameter, scaling or optimizer value); docs/format.md lists which check gives
+ *  which. Thread-safe. */
 GN_API gn_status gn_net_load(gn_net **out, const char *path, char *err, size_t errlen);
 
 /** gn_net_load from len bytes in memory (e.g. a model a host code keeps in its own files).
  *  buf is only read during the call. Same statuses, GN_ERR_IO aside. */
 GN_API gn_status gn_net_load_buffer(gn_net **out, const void *buf, size_t len, char *err,
                                     size_t errlen);
+
+/*==== Checkpoints: resuming training ========================================================
+ * A checkpoint is a model file with the extra, skippable sections needed to continue
+ * training exactly where it stopped: the optimizer (configuration, current learning rate,
+ * step count, momentum/moment vectors), the network's RNG state, the fit's progress (epochs
+ * done, best validation loss, the best parameters) and provenance text. An older reader, or
+ * gn_net_load, still loads it as a plain model. gn_net_fit writes checkpoints itself
+ * (gn_fit_options.checkpoint_path) and resumes from one (gn_fit_options.resume); training N
+ * epochs, checkpointing, and resuming for M more gives bit for bit the parameters of one run
+ * of N + M epochs (same options, one BLAS thread).
+ */
+
+/** Saves a checkpoint atomically, like gn_net_save: net with its RNG state, opt (may be NULL:
+ *  no optimizer section) and progress (may be NULL: no progress section; its best_params, if
+ *  not NULL, must hold gn_net_n_params floats). meta (may be NULL) is provenance text: lines
+ *  "key=value" each ending in '\n', UTF-8, no NUL, at most 64 KiB; the file also records
+ *  "gemmnet_version=…" before them. Nothing is changed. Returns gn_net_save's statuses, and
+ *  GN_ERR_DIM (opt was made for another parameter count), GN_ERR_ARG (malformed meta,
+ *  best_epoch > epochs_done), GN_ERR_NONFINITE (a non-finite optimizer state or best
+ *  parameter). Thread-safe for distinct objects. */
+GN_API gn_status gn_checkpoint_save(const gn_net *net, const gn_optimizer *opt,
+                                    const gn_fit_progress *progress, const char *meta,
+                                    const char *path, char *err, size_t errlen);
+
+/** Everything read from one model file or checkpoint: an opaque object owning the network,
+ *  the optimizer, the progress and the provenance until they are taken or it is freed. */
+typedef struct gn_checkpoint gn_checkpoint;
+
+/** Facts about the file a gn_checkpoint was read from. */
+typedef struct gn_checkpoint_info {
+    uint32_t format_version; /**< 1 */
+    uint32_t n_sections;     /**< sections in the file, skipped ones included */
+    uint32_t n_skipped;      /**< unknown, skippable sections passed over */
+    uint32_t crc;            /**< the stored (and verified) CRC-32 */
+    uint64_t file_bytes;     /**< length of the file */
+    int has_scaling;         /**< a SCAL section */
+    int has_optimizer;       /**< an OPTM section */
+    int has_rng;             /**< an RNGS section */
+    int has_progress;        /**< a PROG section */
+    int has_meta;            /**< a PROV section */
+} gn_checkpoint_info;
+
+/** Reads a model file or checkpoint with every check of gn_net_load, plus those of the
+ *  optimizer, RNG, progress and provenance sections. On success *out owns a network, and
+ *  the optimizer and progress if the file has them. Same statuses as gn_net_load; on failure
+ *  *out is NULL and nothing is leaked. Thread-safe. */
+GN_API gn_status gn_checkpoint_load(gn_checkpoint **out, const char *path, char *err,
+                                    size_t errlen);
+/** gn_checkpoint_load from memory; buf is only read during the call. */
+GN_API gn_status gn_checkpoint_load_buffer(gn_checkpoint **out, const void *buf, size_t len,
+                                           char *err, size_t errlen);
+/** Frees a checkpoint and whatever was not taken from it. NULL is a no-op. */
+GN_API void gn_checkpoint_free(gn_checkpoint *ck);
+/** The network, still owned by ck (NULL once taken or for NULL ck). */
+GN_API const gn_net *gn_checkpoint_net(const gn_checkpoint *ck);
+/** Transfers the network to the caller (who frees it with gn_net_free); later calls give
+ *  NULL. */
+GN_API gn_net *gn_checkpoint_take_net(gn_checkpoint *ck);
+/** Transfers the optimizer to the caller (gn_optimizer_free); NULL if the file has none or
+ *  it was taken already. */
+GN_API gn_optimizer *gn_checkpoint_take_optimizer(gn_checkpoint *ck);
+/** The progress, if the file has one: fills *out and returns 1, else returns 0. out->
+ *  best_params (NULL if absent) points into ck and lives as long as ck. */
+GN_API int gn_checkpoint_progress(const gn_checkpoint *ck, gn_fit_progress *out);
+/** The provenance text ("key=value\n" lines, NUL-terminated, owned by ck; "" if none). */
+GN_API const char *gn_checkpoint_meta(const gn_checkpoint *ck);
+/** The value of one provenance key copied into buf (NUL-terminated, truncated to len − 1
+ *  bytes); returns the value's full length, or −1 if the key is absent or ck/key is NULL. */
+GN_API long gn_checkpoint_meta_get(const gn_checkpoint *ck, const char *key, char *buf, size_t len);
+/** Facts about the file. Returns GN_ERR_NULL if either pointer is NULL. */
+GN_API gn_status gn_checkpoint_get_info(const gn_checkpoint *ck, gn_checkpoint_info *info);
 
 /*==== BLAS information ======================================================================
  * Which BLAS gemmnet runs on and how it threads, for logs and `gemmnet info`. The threading

@@ -197,6 +197,18 @@ WIDEST_SIMD bool gn__all_finite(const float *restrict x, size_t n)
     return bad == 0;
 }
 
+bool gn__columns_finite(const float *A, size_t rows, size_t ld, size_t n, size_t *bad)
+{
+    if (ld == rows && n > 0 && gn__all_finite(A, rows * n)) /* the common, contiguous case */
+        return true;
+    for (size_t j = 0; j < n; j++)
+        if (!gn__all_finite(A + j * ld, rows)) {
+            *bad = j;
+            return false;
+        }
+    return true;
+}
+
 /* Σ X² over an n × m matrix with leading dimension ld. */
 WIDEST_SIMD static double sum_squares(const float *X, size_t ld, size_t n, size_t m)
 {

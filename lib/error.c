@@ -18,6 +18,15 @@ const char *gn_strerror(gn_status status)
     case GN_ERR_UNSUPPORTED: return "unsupported combination of settings";
     case GN_ERR_IO: return "input/output error";
     case GN_ERR_FORMAT: return "malformed data";
+    case GN_ERR_MAGIC: return "not a gemmnet model file";
+    case GN_ERR_VERSION: return "model file from a newer gemmnet";
+    case GN_ERR_TRUNCATED: return "truncated file";
+    case GN_ERR_TRAILING: return "trailing bytes after the end of the file";
+    case GN_ERR_CHECKSUM: return "checksum mismatch: the file is corrupt";
+    case GN_ERR_LIMIT: return "a size beyond the format's limits";
+    case GN_ERR_SECTION: return "malformed section structure";
+    case GN_ERR_VALUE: return "invalid value in a model file";
+    case GN_ERR_DIVERGED: return "training diverged (non-finite loss, gradient or parameter)";
     }
     return "unknown status";
 }

@@ -21,6 +21,7 @@ void gn_fit_options_defaults(gn_fit_options *opt)
     opt->min_lr = 0.0f;
     opt->restore_best = 1;
     opt->shuffle = 1;
+    opt->checkpoint_every = 1;
 }
 
 /* The learning rate of a 1-based epoch. */
@@ -57,10 +58,24 @@ static gn_status check_options(gn_net *net, const gn_fit_options *o, const gn_da
         BAD("unknown standardize flags %u", o->standardize);
     if (o->patience > 0 && !val)
         BAD("early stopping (patience %zu) needs a validation set", o->patience);
+    if (o->checkpoint_path && o->checkpoint_every == 0)
+        BAD("checkpoint_every must be at least 1");
+    const gn_fit_progress *r = o->resume;
+    if (r && r->epochs_done >= o->epochs)
+        BAD("the run to resume has done %zu epochs already; ask for more than that (epochs is "
+            "the total)",
+            r->epochs_done);
+    if (r && (r->best_epoch > r->epochs_done || (r->best_epoch > 0 && isnan(r->best_val_loss))))
+        BAD("resume: best epoch %zu (loss %g) does not fit %zu epochs done", r->best_epoch,
+            r->best_val_loss, r->epochs_done);
+    if (r && !o->optimizer)
+        BAD("resume needs the checkpoint's optimizer (options.optimizer)");
     return GN_OK;
 #undef BAD
 }
 
+/* Sizes against the net, and every value finite: after this, a non-finite loss or gradient
+ * can only mean that training diverged. */
 static gn_status check_data(gn_net *net, const gn_dataset *ds, const char *which)
 {
     size_t ni = gn_net_n_inputs(net), no = gn_net_n_outputs(net);
@@ -69,6 +84,13 @@ static gn_status check_data(gn_net *net, const gn_dataset *ds, const char *which
                         "gn_net_fit: the %s set has %zu features and %zu outputs, the net %zu "
                         "inputs and %zu outputs",
                         which, ds->n_features, ds->n_outputs, ni, no);
+    size_t j;
+    if (!gn__columns_finite(ds->X, ni, ds->ldx, ds->n, &j))
+        return gn__fail(net, GN_ERR_NONFINITE, "gn_net_fit: %s sample %zu has a NaN or infinite "
+                        "input", which, j);
+    if (!gn__columns_finite(ds->Y, no, ds->ldy, ds->n, &j))
+        return gn__fail(net, GN_ERR_NONFINITE, "gn_net_fit: %s sample %zu has a NaN or infinite "
+                        "target", which, j);
     return GN_OK;
 }
 
@@ -95,7 +117,9 @@ typedef struct fit_state {
     gn_optimizer *opt;
     bool own_opt;
     size_t *perm;
-    float *best;
+    float *best;   /* parameters after the best epoch (restore_best with validation) */
+    bool have_best;
+    float *good;   /* parameters at the start of the epoch: the last known good ones */
 } fit_state;
 
 /* One epoch of mini-batch steps over train in perm order; *loss_sum gets Σ batch loss · m. */
@@ -114,6 +138,11 @@ static gn_status run_epoch(gn_net *net, const gn_dataset *train, const gn_fit_op
         double loss = 0.0;
         gn_status st = gn__optimizer_step_prepared(fs->opt, net, net->xbuf, gn_net_n_inputs(net),
                                                    net->ybuf, gn_net_n_outputs(net), m, &loss);
+        if (st == GN_ERR_NONFINITE) /* the data is finite (check_data): training diverged */
+            return gn__fail(net, GN_ERR_DIVERGED,
+                            "gn_net_fit: the loss or a gradient became non-finite in epoch %zu, "
+                            "batch %zu (training diverged; lower the learning rate?)",
+                            epoch, b + 1);
         if (st != GN_OK)
             return st;
         *loss_sum += loss * (double)m;
@@ -144,17 +173,24 @@ static gn_status setup(gn_net *net, const gn_dataset *train, const gn_dataset *v
     fs->perm = malloc(train->n * sizeof *fs->perm); /* n·size_t fits: the data does */
     if (val && o->restore_best)
         fs->best = gn__alloc_floats(net->n_params);
-    if (!fs->perm || (val && o->restore_best && !fs->best))
+    fs->good = gn__alloc_floats(net->n_params);
+    if (!fs->perm || (val && o->restore_best && !fs->best) || !fs->good)
         return gn__fail(net, GN_ERR_NOMEM, "gn_net_fit: out of memory");
     for (size_t i = 0; i < train->n; i++)
         fs->perm[i] = i;
+    const gn_fit_progress *r = o->resume;
+    if (r && fs->best && r->best_epoch > 0 && r->best_params) {
+        memcpy(fs->best, r->best_params, net->n_params * sizeof *fs->best);
+        fs->have_best = true;
+    }
     /* Everything that can fail comes before the model changes: a fit that fails here leaves
      * the network's scaling and dropout as they were (a larger workspace is not the model). */
     float *in = NULL, *out_s = NULL;
+    unsigned standardize_flags = r ? 0 : o->standardize; /* a resumed model keeps its own */
     st = GN_OK;
-    if (o->standardize & GN_STANDARDIZE_INPUTS)
+    if (standardize_flags & GN_STANDARDIZE_INPUTS)
         st = standardize(net, train, 0, &in);
-    if (st == GN_OK && (o->standardize & GN_STANDARDIZE_OUTPUTS))
+    if (st == GN_OK && (standardize_flags & GN_STANDARDIZE_OUTPUTS))
         st = standardize(net, train, 1, &out_s);
     if (st == GN_OK && o->batch > net->max_batch)
         st = gn_net_reserve(net, o->batch);
@@ -173,6 +209,20 @@ static gn_status setup(gn_net *net, const gn_dataset *train, const gn_dataset *v
         gn__free(net->out_scale);
         net->out_scale = out_s;
     }
+    return GN_OK;
+}
+
+/* The checkpoint after an epoch: the network as it is now, the optimizer, the progress. */
+static gn_status write_checkpoint(gn_net *net, const gn_fit_options *o, const fit_state *fs,
+                                  const gn_fit_result *res)
+{
+    gn_fit_progress p = {res->epochs, res->best_epoch, res->best_val_loss,
+                         fs->have_best ? fs->best : NULL};
+    char why[sizeof net->err - 32];
+    gn_status st = gn_checkpoint_save(net, fs->opt, &p, o->checkpoint_meta, o->checkpoint_path,
+                                      why, sizeof why);
+    if (st != GN_OK)
+        return gn__fail(net, st, "gn_net_fit: checkpoint: %s", why);
     return GN_OK;
 }
 
@@ -207,9 +257,15 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
     gn_optimizer_config oc = {0};
     if (st == GN_OK)
         gn_optimizer_get_config(fs.opt, &oc);
-    size_t since_best = 0;
-    bool training = st == GN_OK; /* set-up failures keep their own message */
-    for (size_t epoch = 1; st == GN_OK && epoch <= o->epochs; epoch++) {
+    size_t first = 1, since_best = 0;
+    if (o->resume) {
+        first = o->resume->epochs_done + 1;
+        res.epochs = o->resume->epochs_done;
+        res.best_epoch = o->resume->best_epoch;
+        res.best_val_loss = o->resume->best_val_loss;
+        since_best = res.best_epoch ? res.epochs - res.best_epoch : res.epochs;
+    }
+    for (size_t epoch = first; st == GN_OK && epoch <= o->epochs; epoch++) {
         float lr = scheduled_lr(o, oc.lr, epoch);
         if (!(lr > 0.0f)) /* cosine down to min_lr = 0 at the very end */
             lr = oc.lr * 1e-6f;
@@ -219,11 +275,16 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
                           o->batch, net->max_batch);
             break;
         }
+        memcpy(fs.good, net->params, net->n_params * sizeof *fs.good);
         if (o->shuffle)
             gn__shuffle(&net->rng, fs.perm, train->n);
         double t0 = gn__now_seconds(), loss_sum;
         st = run_epoch(net, train, o, &fs, epoch, &loss_sum);
         res.train_seconds += gn__now_seconds() - t0;
+        /* Once per epoch, the weights themselves: a callback may have written to them. */
+        if (st == GN_OK && !gn__all_finite(net->params, net->n_params))
+            st = gn__fail(net, GN_ERR_DIVERGED,
+                          "gn_net_fit: a parameter became non-finite in epoch %zu", epoch);
         if (st != GN_OK)
             break;
         res.epochs = epoch;
@@ -240,32 +301,35 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
                 res.best_val_loss = info.val_loss;
                 res.best_epoch = epoch;
                 since_best = 0;
-                if (fs.best)
+                if (fs.best) {
                     memcpy(fs.best, net->params, net->n_params * sizeof *fs.best);
+                    fs.have_best = true;
+                }
             } else {
                 since_best++;
             }
         }
-        if (o->on_epoch && o->on_epoch(net, &info, o->user)) {
+        if (o->on_epoch && o->on_epoch(net, &info, o->user))
             res.stopped_early = 2;
-            break;
-        }
-        if (o->patience && since_best >= o->patience) {
+        else if (o->patience && since_best >= o->patience)
             res.stopped_early = 1;
+        bool last = res.stopped_early || epoch == o->epochs;
+        if (o->checkpoint_path && (last || epoch % o->checkpoint_every == 0))
+            st = write_checkpoint(net, o, &fs, &res);
+        if (last)
             break;
-        }
     }
-    if (fs.best && res.best_epoch > 0)
+    /* A diverged run ends with the last good parameters: those from before the failing step
+     * if they are all finite, else those from the start of the epoch. */
+    if (st == GN_ERR_DIVERGED && !gn__all_finite(net->params, net->n_params))
+        memcpy(net->params, fs.good, net->n_params * sizeof *fs.good);
+    if (fs.have_best)
         memcpy(net->params, fs.best, net->n_params * sizeof *fs.best);
-    if (st == GN_ERR_NONFINITE && training)
-        gn__fail(net, st,
-                 "gn_net_fit: the loss or gradient became non-finite in epoch %zu "
-                 "(training diverged; lower the learning rate?)",
-                 res.epochs + 1);
     if (fs.own_opt)
         gn_optimizer_free(fs.opt);
     free(fs.perm);
     gn__free(fs.best);
+    gn__free(fs.good);
     if (result)
         *result = res;
     return st;

@@ -17,8 +17,10 @@
 #endif
 
 /* Passes over the whole parameter vector are compiled for the widest vector unit the CPU
- * has, chosen at load time. */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__has_attribute)
+ * has, chosen at load time. GCC only: clang 14 gives the resolvers of static clones global
+ * names (two files with a static sum_squares no longer link) and leaves extern ones
+ * undefined, and the fuzz build needs clang. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define WIDEST_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
@@ -227,12 +229,27 @@ void gn__unscale_outputs(const gn_net *net, float *A, size_t ld, size_t m);
 gn_status gn__sgd_step(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
                        size_t m, float eta, double *loss);
 
+struct gn_optimizer {
+    gn_optimizer_config cfg;
+    float lr;        /* current */
+    uint64_t t;      /* steps applied */
+    size_t n_params; /* of the networks it serves */
+    float *s1, *s2;  /* velocity / RMS / first and second moments, n_params each */
+};
+
+/* How many state vectors (s1, s2) an optimizer of this kind keeps: 0, 1 or 2. */
+int gn__optimizer_vectors(gn_opt kind);
+
 /* gn_optimizer_step on inputs gn__prepare has already scaled (optim.c). */
 gn_status gn__optimizer_step_prepared(gn_optimizer *opt, gn_net *net, const float *X, size_t ldx,
                                       const float *Y, size_t ldy, size_t m, double *loss);
 
 /* True if no element of x[0..n) is NaN or infinite. */
 bool gn__all_finite(const float *x, size_t n);
+
+/* True if every element of the rows × n matrix A (leading dimension ld) is finite; else
+ * false with *bad the first column holding a NaN or an infinity. */
+bool gn__columns_finite(const float *A, size_t rows, size_t ld, size_t n, size_t *bad);
 
 /* Monotonic clock in seconds. */
 double gn__now_seconds(void);

@@ -6,13 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct gn_optimizer {
-    gn_optimizer_config cfg;
-    float lr;        /* current */
-    uint64_t t;      /* steps applied */
-    size_t n_params; /* of the networks it serves */
-    float *s1, *s2;  /* velocity / RMS / first and second moments, n_params each */
-};
 
 void gn_optimizer_config_defaults(gn_optimizer_config *cfg, gn_opt kind)
 {
@@ -31,6 +24,11 @@ void gn_optimizer_config_defaults(gn_optimizer_config *cfg, gn_opt kind)
 
 static bool in_unit(float x) { return x >= 0.0f && x < 1.0f; } /* false for NaN */
 static bool nonneg(float x) { return isfinite(x) && x >= 0.0f; }
+
+int gn__optimizer_vectors(gn_opt kind)
+{
+    return kind == GN_OPT_SGD ? 0 : kind == GN_OPT_ADAM || kind == GN_OPT_ADAMW ? 2 : 1;
+}
 
 static const char *check_config(const gn_optimizer_config *c)
 {
@@ -74,12 +72,12 @@ gn_status gn_optimizer_create(gn_optimizer **out, const gn_net *net, const gn_op
     opt->cfg = *cfg;
     opt->lr = cfg->lr;
     opt->n_params = net->n_params;
-    bool two = cfg->kind == GN_OPT_ADAM || cfg->kind == GN_OPT_ADAMW;
-    if (cfg->kind != GN_OPT_SGD)
+    int k = gn__optimizer_vectors(cfg->kind);
+    if (k >= 1)
         opt->s1 = gn__alloc_floats(opt->n_params);
-    if (two)
+    if (k == 2)
         opt->s2 = gn__alloc_floats(opt->n_params);
-    if ((cfg->kind != GN_OPT_SGD && !opt->s1) || (two && !opt->s2)) {
+    if ((k >= 1 && !opt->s1) || (k == 2 && !opt->s2)) {
         gn_optimizer_free(opt);
         gn__format(err, errlen, "optimizer: no memory for the state of %zu parameters",
                    net->n_params);
