@@ -87,11 +87,16 @@ extern "C" {
  *            inside a training step or a forward pass. Pointers passed in are not retained
  *            after the call returns unless documented. gn_*_free(NULL) is a no-op.
  *
- * Threads.   Distinct gn_net objects may be used from distinct threads at the same time
- *            (OpenBLAS from Debian is built thread-safe). One gn_net must not be used by two
+ * Threads.   The library has no mutable global state: distinct gn_net objects may be used
+ *            from distinct threads at the same time, and give bit-identical results to the
+ *            same calls made one after the other. One gn_net must not be used by two
  *            threads at once, not even for read-only calls like gn_net_predict, because every
- *            compute call writes to the network's workspace. gn_set_threads() changes a
- *            process-wide setting; call it when no other thread is inside the library.
+ *            compute call writes to the network's workspace. When several threads compute at
+ *            once, give each one BLAS thread (OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1 for
+ *            an OpenMP OpenBLAS, or gn_set_threads(1)): OpenBLAS's pthreads build runs one
+ *            multithreaded product at a time. gn_set_threads() changes a process-wide
+ *            setting, and is the only call that changes the BLAS thread count; call it when
+ *            no other thread is inside the library. See docs/design.md, "Threading".
  *==========================================================================================*/
 
 /*==== Version ===============================================================================*/
@@ -950,11 +955,12 @@ typedef enum gn_blas_parallel {
 } gn_blas_parallel;
 
 typedef struct gn_blas_info {
-    const char *config;   /**< the BLAS's own description (openblas_get_config()), e.g.
-                               "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Haswell
-                               MAX_THREADS=64"; "unknown CBLAS (not OpenBLAS)" otherwise */
-    const char *corename; /**< kernels chosen for this CPU (openblas_get_corename()), e.g.
-                               "Haswell"; "" if not OpenBLAS */
+    const char *config;        /**< the BLAS's own description (openblas_get_config()), e.g.
+                                    "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY
+                                    Haswell MAX_THREADS=64"; "unknown CBLAS (not OpenBLAS)"
+                                    otherwise */
+    const char *corename;      /**< kernels chosen for this CPU (openblas_get_corename()),
+                                    e.g. "Haswell"; "" if not OpenBLAS */
     gn_blas_parallel parallel; /**< build variant */
     int threads;               /**< threads BLAS uses now, as gn_get_threads() */
     int cores;                 /**< processors online (sysconf(_SC_NPROCESSORS_ONLN)), ≥ 1 */
