@@ -773,12 +773,12 @@ typedef struct gn_fit_options {
 GN_API void gn_fit_options_defaults(gn_fit_options *opt);
 
 typedef struct gn_fit_result {
-    size_t epochs;        /**< epochs run */
+    size_t epochs;        /**< the last epoch completed (a resumed run counts from 1) */
     size_t best_epoch;    /**< epoch of the lowest validation loss (0 without validation) */
     double best_val_loss; /**< that loss (NaN without validation) */
     double train_loss;    /**< mean training loss of the last epoch run */
     double train_seconds; /**< time in training steps only (no evaluation), monotonic clock */
-    size_t samples;       /**< samples trained on, over all epochs */
+    size_t samples;       /**< samples trained on, over the epochs of this call */
     int stopped_early;    /**< 1 if patience ran out, 2 if on_epoch asked to stop */
 } gn_fit_result;
 
@@ -789,16 +789,30 @@ typedef struct gn_fit_result {
  *  not NULL, validation loss and accuracy after every epoch with optional early stopping
  *  and restoring of the best parameters. Same seed, data, options and one BLAS thread give
  *  bit-identical parameters. result may be NULL.
- *  Allocates for the call: the index array, the optimizer (unless given), a copy of the best
- *  parameters when restore_best applies, and the workspace if batch > max_batch.
- *  A fit that fails before its first step (bad arguments, non-finite data found by the
- *  standardisation, no memory) leaves the network's scaling and dropout as they were.
+ *  Validation loss and accuracy are computed in chunks of batch samples (so a resumed run,
+ *  whatever its workspace, sees the same bits). Each epoch's order is a fresh shuffle of
+ *  the identity drawn from the network's RNG.
+ *  Allocates for the call: the index array, the optimizer (unless given), a copy of the
+ *  parameters at the start of each epoch, a copy of the best parameters when restore_best
+ *  applies, and the workspace if batch > max_batch.
+ *  Before the first step every value of train and val is checked finite (GN_ERR_NONFINITE,
+ *  naming the sample; the network is unchanged). A fit that fails before its first step
+ *  (bad arguments, non-finite data, no memory) leaves the network's scaling and dropout as
+ *  they were. Divergence is caught on every batch (a non-finite loss or gradient, or an
+ *  update that would make a parameter non-finite, is refused) and once per epoch on the
+ *  parameters themselves (a callback may have written to them): training stops with
+ *  GN_ERR_DIVERGED and the last good parameters, those from before the failing step, or
+ *  from the start of the epoch if the parameters are no longer finite, or the best ones if
+ *  restore_best applies.
  *  Returns GN_ERR_NULL, GN_ERR_DIM (dataset sizes do not match the net, or train and val
- *  differ), GN_ERR_ARG (an option out of range; patience > 0 without val), GN_ERR_NOMEM,
- *  GN_ERR_UNSUPPORTED (output standardisation on a classifier), GN_ERR_NONFINITE
- *  (training diverged: the parameters are those from before the failing step, or the best
- *  ones if restore_best applies); *result is filled in every case it is not NULL, with
- *  the epochs completed. gn_net_last_error says more. */
+ *  differ), GN_ERR_ARG (an option out of range; patience > 0 without val; a resume that has
+ *  done all epochs already, is inconsistent or comes without its optimizer;
+ *  checkpoint_every 0), GN_ERR_NOMEM, GN_ERR_UNSUPPORTED (output standardisation on a
+ *  classifier), GN_ERR_NONFINITE (non-finite data), GN_ERR_DIVERGED, and
+ *  gn_checkpoint_save's statuses (a checkpoint could not be written: training stops after
+ *  the epoch it was for); *result is filled in every case it is not NULL, with the epochs
+ *  completed (counting those of the run resumed). gn_net_last_error says more.
+ *  Not thread-safe on one network; distinct networks may be fitted concurrently. */
 GN_API gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val,
                             const gn_fit_options *opt, gn_fit_result *result);
 

@@ -296,16 +296,13 @@ gn_status gn__sgd_step(gn_net *net, const float *X, size_t ldx, const float *Y, 
     return GN_OK;
 }
 
-gn_status gn_net_evaluate(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
-                          size_t n, double *loss, double *accuracy)
+void gn__evaluate(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t n,
+                  size_t chunk, double *loss, double *accuracy)
 {
-    gn_status st = gn__check_batch(net, "gn_net_evaluate", X, ldx, Y, ldy, true, n, false);
-    if (st != GN_OK)
-        return st;
     size_t n_out = gn_net_n_outputs(net), correct = 0;
     double sum = 0.0;
-    for (size_t j0 = 0; j0 < n; j0 += net->max_batch) {
-        size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch, ldyb;
+    for (size_t j0 = 0; j0 < n; j0 += chunk) {
+        size_t m = n - j0 < chunk ? n - j0 : chunk, ldyb;
         const float *Yb, *A = gn__infer_chunk(net, X, ldx, Y, ldy, j0, m, &Yb, &ldyb);
         sum += gn__loss_sum(net->loss, net->huber_delta, A, Yb, ldyb, n_out, m);
         correct += gn__count_correct(A, Yb, ldyb, n_out, m);
@@ -314,5 +311,13 @@ gn_status gn_net_evaluate(gn_net *net, const float *X, size_t ldx, const float *
         *loss = sum / (double)n;
     if (accuracy)
         *accuracy = (double)correct / (double)n;
-    return GN_OK;
+}
+
+gn_status gn_net_evaluate(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
+                          size_t n, double *loss, double *accuracy)
+{
+    gn_status st = gn__check_batch(net, "gn_net_evaluate", X, ldx, Y, ldy, true, n, false);
+    if (st == GN_OK)
+        gn__evaluate(net, X, ldx, Y, ldy, n, net->max_batch, loss, accuracy);
+    return st;
 }

@@ -176,8 +176,6 @@ static gn_status setup(gn_net *net, const gn_dataset *train, const gn_dataset *v
     fs->good = gn__alloc_floats(net->n_params);
     if (!fs->perm || (val && o->restore_best && !fs->best) || !fs->good)
         return gn__fail(net, GN_ERR_NOMEM, "gn_net_fit: out of memory");
-    for (size_t i = 0; i < train->n; i++)
-        fs->perm[i] = i;
     const gn_fit_progress *r = o->resume;
     if (r && fs->best && r->best_epoch > 0 && r->best_params) {
         memcpy(fs->best, r->best_params, net->n_params * sizeof *fs->best);
@@ -276,8 +274,13 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
             break;
         }
         memcpy(fs.good, net->params, net->n_params * sizeof *fs.good);
-        if (o->shuffle)
+        /* Each epoch's order is a shuffle of the identity, so it depends on nothing but the
+         * RNG state, which a checkpoint saves: a resumed run sees the same orders. */
+        if (o->shuffle) {
+            for (size_t i = 0; i < train->n; i++)
+                fs.perm[i] = i;
             gn__shuffle(&net->rng, fs.perm, train->n);
+        }
         double t0 = gn__now_seconds(), loss_sum;
         st = run_epoch(net, train, o, &fs, epoch, &loss_sum);
         res.train_seconds += gn__now_seconds() - t0;
@@ -293,10 +296,10 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
         gn_epoch_info info = {
             epoch, o->epochs, res.train_loss, gn__now_seconds() - t0, train->n, NAN, NAN, lr};
         if (val) {
-            st = gn_net_evaluate(net, val->X, val->ldx, val->Y, val->ldy, val->n, &info.val_loss,
-                                 &info.val_accuracy);
-            if (st != GN_OK)
-                break;
+            /* in chunks of the training batch, not of the workspace: a resumed network may
+             * have a larger workspace, and must still see the same losses bit for bit */
+            gn__evaluate(net, val->X, val->ldx, val->Y, val->ldy, val->n, o->batch,
+                         &info.val_loss, &info.val_accuracy);
             if (info.val_loss < res.best_val_loss || isnan(res.best_val_loss)) {
                 res.best_val_loss = info.val_loss;
                 res.best_epoch = epoch;

@@ -244,6 +244,11 @@ int gn__optimizer_vectors(gn_opt kind);
 gn_status gn__optimizer_step_prepared(gn_optimizer *opt, gn_net *net, const float *X, size_t ldx,
                                       const float *Y, size_t ldy, size_t m, double *loss);
 
+/* gn_net_evaluate without the argument checks, in chunks of chunk ≤ max_batch samples. The
+ * chunk size fixes which sgemm shapes run, so the same chunk gives the same bits. */
+void gn__evaluate(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t n,
+                  size_t chunk, double *loss, double *accuracy);
+
 /* True if no element of x[0..n) is NaN or infinite. */
 bool gn__all_finite(const float *x, size_t n);
 
