@@ -2,6 +2,7 @@
  * stopping with the best parameters kept. */
 #include "internal.h"
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -130,6 +131,11 @@ static gn_status run_epoch(gn_net *net, const gn_dataset *train, const gn_fit_op
     *loss_sum = 0.0;
     for (size_t b = 0; b < n_batches; b++) {
         size_t j0 = b * o->batch, m = n - j0 < o->batch ? n - j0 : o->batch;
+        if (m > net->max_batch) /* on_batch shrank the workspace */
+            return gn__fail(net, GN_ERR_BATCH,
+                            "gn_net_fit: batch %zu exceeds the workspace of %zu (did a "
+                            "callback call gn_net_reserve?)",
+                            m, net->max_batch);
         if (o->shuffle)
             gn__gather(net, train->X, train->ldx, train->Y, train->ldy, fs->perm + j0, m);
         else
@@ -162,6 +168,10 @@ static gn_status setup(gn_net *net, const gn_dataset *train, const gn_dataset *v
         return gn__fail(net, GN_ERR_UNSUPPORTED,
                         "gn_net_fit: output standardisation is for regression, not a classifier");
     if (o->optimizer) {
+        if (o->optimizer->n_params != net->n_params)
+            return gn__fail(net, GN_ERR_DIM,
+                            "gn_net_fit: the optimizer is for %zu parameters, the net has %zu",
+                            o->optimizer->n_params, net->n_params);
         fs->opt = o->optimizer;
     } else {
         char why[200];
@@ -265,8 +275,8 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
     }
     for (size_t epoch = first; st == GN_OK && epoch <= o->epochs; epoch++) {
         float lr = scheduled_lr(o, oc.lr, epoch);
-        if (!(lr > 0.0f)) /* cosine down to min_lr = 0 at the very end */
-            lr = oc.lr * 1e-6f;
+        if (!(lr > 0.0f)) /* a schedule that underflowed to 0: the smallest step there is */
+            lr = FLT_TRUE_MIN;
         gn_optimizer_set_lr(fs.opt, lr);
         if (o->batch > net->max_batch) { /* a callback shrank the workspace */
             st = gn__fail(net, GN_ERR_BATCH, "gn_net_fit: batch %zu exceeds the workspace of %zu",

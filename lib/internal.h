@@ -176,8 +176,8 @@ struct gn_net {
 
     float dropout; /* p, 0 = off */
     float huber_delta;
-    float *in_scale;  /* 2·n_0 floats: mean then 1/std; NULL without input scaling */
-    float *out_scale; /* 4·n_L floats: mean, 1/std, std, mean again; NULL without */
+    float *in_scale;  /* 3·n_0 floats: mean, 1/std, std; NULL without input scaling */
+    float *out_scale; /* 3·n_L floats: mean, 1/std, std; NULL without output scaling */
 
     gn_rng rng;
     char err[256];

@@ -1038,13 +1038,15 @@ static bool write_all(int fd, const uint8_t *p, size_t n, int *error)
     return true;
 }
 
+/* Hands the buffer to the file. After a failed write the rest is encoded and dropped (the
+ * buffer is still emptied, so encoding never runs past it). */
 static void w_flush(writer *w)
 {
-    if (w->n == 0 || w->error)
-        return;
-    w->crc = crc_update(w->crc, w->buf, w->n);
-    w->total += w->n;
-    write_all(w->fd, w->buf, w->n, &w->error);
+    if (w->n > 0 && !w->error) {
+        w->crc = crc_update(w->crc, w->buf, w->n);
+        w->total += w->n;
+        write_all(w->fd, w->buf, w->n, &w->error);
+    }
     w->n = 0;
 }
 

@@ -207,16 +207,24 @@ gn_status gn_optimizer_apply(gn_optimizer *opt, gn_net *net)
                         "gn_optimizer_apply: the optimizer is for %zu parameters, the net has %zu",
                         opt->n_params, net->n_params);
     const gn_optimizer_config *c = &opt->cfg;
+    /* Σ g² in double is finite exactly when every g is (a float's square fits a double) */
     double ss = sum_squares(net->grads, net->n_params);
-    /* the norm must be finite, and so must every g² (the second moments hold them) */
-    if (!(ss < (double)FLT_MAX))
+    if (!isfinite(ss))
         return gn__fail(net, GN_ERR_NONFINITE,
-                        "gn_optimizer_apply: the gradient is not finite or its norm overflows; "
-                        "parameters unchanged");
+                        "gn_optimizer_apply: the gradient is not finite; parameters unchanged");
     double norm = sqrt(ss);
     step_coef k = {opt->lr, 1.0f, 0.0f, 0.0f};
     if (c->clip_norm > 0.0f && norm > c->clip_norm)
         k.clip = (float)(c->clip_norm / norm);
+    /* Unclipped, every g² must be a float (the second moments hold them). Only a norm² beyond
+     * FLT_MAX can hide such an entry, so only then are the entries looked at one by one. */
+    if (k.clip == 1.0f && ss >= (double)FLT_MAX)
+        for (size_t i = 0; i < net->n_params; i++)
+            if (fabsf(net->grads[i]) >= 1.8446743e19f) /* 2^64: its square overflows */
+                return gn__fail(net, GN_ERR_NONFINITE,
+                                "gn_optimizer_apply: gradient entry %zu = %g: its square "
+                                "overflows; parameters unchanged",
+                                i, (double)net->grads[i]);
     uint64_t t = opt->t + 1;
     if (c->kind == GN_OPT_ADAM || c->kind == GN_OPT_ADAMW) {
         double td = (double)t;

@@ -841,6 +841,68 @@ Test(fit_errors, failed_fit_leaves_scaling_and_dropout)
     free(Y);
 }
 
+/* An optimizer made for another network is refused before anything is installed. */
+Test(fit_errors, foreign_optimizer_changes_nothing)
+{
+    enum { N = 20 };
+    const size_t sizes[] = {2, 4, 1}, other[] = {2, 5, 1};
+    const gn_act acts[] = {GN_ACT_TANH, GN_ACT_IDENTITY};
+    gn_net *net = make_net(sizes, 3, acts, GN_LOSS_QUADRATIC, 8, 1);
+    gn_net *net2 = make_net(other, 3, acts, GN_LOSS_QUADRATIC, 8, 1);
+    gn_optimizer_config c;
+    gn_optimizer_config_defaults(&c, GN_OPT_ADAM);
+    gn_optimizer *opt = NULL;
+    cr_assert_eq(gn_optimizer_create(&opt, net2, &c, NULL, 0), GN_OK);
+    float *X = random_floats(2 * N, -1, 1, 40), *Y = random_floats(N, -1, 1, 41);
+    gn_dataset *ds = wrap(X, 2, Y, 1, 2, 1, N);
+    gn_fit_options o = fit_options(2, 8, 0.01f);
+    o.optimizer = opt;
+    o.dropout = 0.5f;
+    o.standardize = GN_STANDARDIZE_INPUTS | GN_STANDARDIZE_OUTPUTS;
+    expect_fit_error(net, ds, NULL, &o, GN_ERR_DIM, "optimizer for another net");
+    const float *m, *sd;
+    gn_net_input_scaling(net, &m, &sd);
+    cr_assert_null(m, "a failed fit set an input scaling");
+    gn_net_output_scaling(net, &m, &sd);
+    cr_assert_null(m, "a failed fit set an output scaling");
+    cr_assert_eq(gn_net_dropout(net), 0.0f);
+    gn_optimizer_free(opt);
+    gn_dataset_free(ds);
+    gn_net_free(net2);
+    gn_net_free(net);
+    free(X);
+    free(Y);
+}
+
+static void shrink_workspace(gn_net *net, size_t epoch, size_t batch, size_t n_batches,
+                             void *user)
+{
+    (void)epoch, (void)batch, (void)n_batches, (void)user;
+    gn_net_reserve(net, 1);
+}
+
+/* A callback that shrinks the workspace mid-epoch stops training before the next batch is
+ * gathered into it. */
+Test(fit_errors, on_batch_shrinking_the_workspace)
+{
+    enum { N = 40 };
+    const size_t sizes[] = {2, 4, 1};
+    const gn_act acts[] = {GN_ACT_TANH, GN_ACT_IDENTITY};
+    gn_net *net = make_net(sizes, 3, acts, GN_LOSS_QUADRATIC, 8, 1);
+    float *X = random_floats(2 * N, -1, 1, 40), *Y = random_floats(N, -1, 1, 41);
+    gn_dataset *ds = wrap(X, 2, Y, 1, 2, 1, N);
+    gn_fit_options o = fit_options(2, 8, 0.01f);
+    o.on_batch = shrink_workspace;
+    gn_fit_result r;
+    cr_assert_eq(gn_net_fit(net, ds, NULL, &o, &r), GN_ERR_BATCH);
+    cr_assert_eq(r.epochs, 0u);
+    cr_assert(strstr(gn_net_last_error(net), "callback") != NULL, "%s", gn_net_last_error(net));
+    gn_dataset_free(ds);
+    gn_net_free(net);
+    free(X);
+    free(Y);
+}
+
 /*---- standardisation ----*/
 
 enum { ST_N = 200, ST_NT = 100 };

@@ -242,6 +242,39 @@ Test(optim, clipping_scales_the_whole_gradient)
     }
 }
 
+/* Entries of 1e19 have finite squares (1e38 < FLT_MAX) but a norm² above FLT_MAX: clipping
+ * must handle them, not refuse them; an entry of 1e20, whose square overflows, is refused
+ * without clipping. */
+Test(optim, huge_but_clippable_gradient_is_clipped)
+{
+    for (int clip = 0; clip < 2; clip++) {
+        gn_net *net = net22();
+        gn_optimizer_config c;
+        gn_optimizer_config_defaults(&c, GN_OPT_ADAM);
+        c.clip_norm = clip ? 1.0f : 0.0f;
+        gn_optimizer *opt = make_opt(net, &c);
+        float *g = gn_net_grads(net);
+        for (int i = 0; i < NP; i++)
+            g[i] = 1e19f;
+        gn_status st = gn_optimizer_apply(opt, net);
+        if (clip) {
+            cr_assert_eq(st, GN_OK, "%s", gn_net_last_error(net));
+            /* Adam's first step moves every parameter by lr (sign of g) whatever the scale */
+            for (int i = 0; i < NP; i++)
+                cr_assert_float_eq(gn_net_params(net)[i], (float)P0[i] - c.lr, 1e-6);
+        } else {
+            cr_assert_eq(st, GN_OK, "1e19² = 1e38 fits a float: %s", gn_net_last_error(net));
+        }
+        for (int i = 0; i < NP; i++)
+            g[i] = (float)G1[i];
+        g[2] = 1e20f;
+        st = gn_optimizer_apply(opt, net);
+        cr_assert_eq(st, clip ? GN_OK : GN_ERR_NONFINITE, "clip %d: %d", clip, st);
+        gn_optimizer_free(opt);
+        gn_net_free(net);
+    }
+}
+
 Test(optim, nonfinite_gradient_leaves_parameters_unchanged)
 {
     const float bad_values[] = {NAN, INFINITY, 1e30f}; /* 1e30² overflows the moments */
