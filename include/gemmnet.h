@@ -397,7 +397,8 @@ GN_API gn_status gn_net_layer_offsets(const gn_net *net, size_t l, size_t *w_off
 
 /** Forward pass of m ≤ gn_net_max_batch samples. On success *out points to the output
  *  activations A^L (n_outputs × m, ld = n_outputs), owned by the network and valid until
- *  the next compute call on it, gn_net_reserve or gn_net_free. No allocation.
+ *  the next compute call on it, gn_net_reserve, gn_net_set_dropout, gn_net_fit (both may
+ *  rebuild the workspace) or gn_net_free. No allocation.
  *  Returns GN_ERR_NULL, GN_ERR_DIM (m = 0, ldx < n_inputs, ldx > INT_MAX),
  *  GN_ERR_BATCH (m > max_batch). */
 GN_API gn_status gn_net_forward(gn_net *net, const float *X, size_t ldx, size_t m,
