@@ -1263,27 +1263,27 @@ static int create_temp(const char *path, char **tmp)
 }
 
 /* Makes the rename itself durable; best effort, as not every file system can sync a
- * directory. */
+ * directory. Allocates nothing, so that it cannot fail for lack of memory after the save has
+ * in fact succeeded. */
 static void sync_dir(const char *path)
 {
+    char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
-    char *dir = NULL;
+    size_t n = slash ? (size_t)(slash - path) : 0;
     if (!slash)
-        dir = strdup(".");
-    else if (slash == path)
-        dir = strdup("/");
-    else if ((dir = malloc((size_t)(slash - path) + 1)) != NULL) {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-    }
-    if (!dir)
+        memcpy(dir, ".", 2);
+    else if (n == 0)
+        memcpy(dir, "/", 2);
+    else if (n < sizeof dir) {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    } else
         return;
     int fd = open(dir, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
         (void)fsync(fd);
         close(fd);
     }
-    free(dir);
 }
 
 /* The first non-finite value of x[0..n) as "what i (where) is v" in err; false if none. */
