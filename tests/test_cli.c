@@ -417,6 +417,12 @@ Test(cli, usage_errors_exit_2)
         "predict --input x.csv",
         "predict --model m --input x --confusion",
         "predict --model m --input x --delimiter ab",
+        "train --save -",
+        "train --stop-after 2",
+        "train --resume",
+        "train --checkpoint-every 0 --save m.gnn",
+        "info a.gnn b.gnn",
+        "info --epochs 3",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(run(bad[i], out, sizeof out), 2, "'%s' gave: %s", bad[i], out);
@@ -440,11 +446,21 @@ Test(cli, help_exits_0_on_stdout)
     const struct {
         const char *args, *needle;
     } cases[] = {
-        {"help", "--layers"},          {"--help", "predict"},
-        {"help train", "--val-split"}, {"train --help", "--layers"},
-        {"train -h", "--patience"},    {"eval --help", "--model"},
-        {"eval -h", "test_accuracy"},  {"predict --help", "--input"},
-        {"predict -h", "--labels"},    {"train --epochs 3 --help", "usage: gemmnet train"},
+        {"help", "--layers"},
+        {"--help", "predict"},
+        {"help train", "--val-split"},
+        {"train --help", "--layers"},
+        {"train -h", "--patience"},
+        {"eval --help", "--model"},
+        {"eval -h", "test_accuracy"},
+        {"predict --help", "--input"},
+        {"predict -h", "--labels"},
+        {"train --epochs 3 --help", "usage: gemmnet train"},
+        {"help --help", "commands:"},
+        {"help -h", "info [FILE]"},
+        {"info --help", "BLAS"},
+        {"help info", "provenance"},
+        {"train --help", "--resume FILE"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_assert_eq(run_io(cases[i].args, "2>/dev/null", out, sizeof out), 0, "%s", cases[i].args);
@@ -667,5 +683,350 @@ Test(cli, regression_model_round_trip)
     cr_assert_eq(e[3], 200);
     snprintf(args, sizeof args, "predict --model %s --input %s --labels", model, path);
     cr_assert_eq(run(args, out, sizeof out), 2, "--labels needs a classifier: %s", out);
+    remove_tree(dir);
+}
+
+/*==== Checkpoints: --save, --resume, --checkpoint-every, info ===============================*/
+
+/* Runs "cat input | gemmnet args" (stdout and stderr together): a real pipe on stdin. */
+static int run_pipe(const char *input, const char *args, char *buf, size_t len)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cat '%s' | OPENBLAS_NUM_THREADS=1 '%s' %s 2>&1", input,
+             getenv("GEMMNET_CLI"), args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(buf, 1, len - 1, p);
+    buf[n] = '\0';
+    int status = pclose(p);
+    cr_assert(WIFEXITED(status), "'%s' did not exit normally", args);
+    return WEXITSTATUS(status);
+}
+
+/* Asserts that two model files hold bit-identical parameters. */
+static void assert_same_params(const char *a, const char *b, int same)
+{
+    gn_net *na = NULL, *nb = NULL;
+    char err[512];
+    cr_assert_eq(gn_net_load(&na, a, err, sizeof err), GN_OK, "%s", err);
+    cr_assert_eq(gn_net_load(&nb, b, err, sizeof err), GN_OK, "%s", err);
+    size_t n = gn_net_n_params(na);
+    cr_assert_eq(gn_net_n_params(nb), n);
+    int eq = memcmp(gn_net_params(na), gn_net_params(nb), n * sizeof(float)) == 0;
+    cr_assert_eq(eq, same, "%s and %s: parameters %s", a, b, eq ? "equal" : "differ");
+    gn_net_free(na);
+    gn_net_free(nb);
+}
+
+/* train N, save, resume to N+M == train N+M: constant and cosine schedules, with validation,
+ * dropout and momentum, from a final checkpoint and from a periodic one. */
+Test(cli, resume_continues_bit_for_bit)
+{
+    char *dir = make_tmpdir(), args[8192], a[512], b[512], c[512];
+    snprintf(a, sizeof a, "%s/a.gnn", dir);
+    snprintf(b, sizeof b, "%s/b.gnn", dir);
+    snprintf(c, sizeof c, "%s/c.gnn", dir);
+    const char *common = "--threads 1 --batch 16 -q";
+
+    snprintf(args, sizeof args, "train --train '%s' --schedule constant --epochs 4 --save %s %s",
+             iris(), a, common);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args, "train --train '%s' --schedule constant --epochs 2 --save %s %s",
+             iris(), b, common);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    assert_same_params(a, b, 0);
+    /* the stored options and data file are the defaults: only the total changes */
+    snprintf(args, sizeof args, "train --resume %s --epochs 4 --save %s --threads 1", b, c);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "resume "), "%s", out);
+    cr_assert_not_null(strstr(out, "2 of 4 epochs done"), "%s", out);
+    cr_assert_null(strstr(out, "epoch 2/4"), "epochs 1-2 are not run again: %s", out);
+    cr_assert_not_null(strstr(out, "epoch 3/4 train_loss="), "%s", out);
+    double v[4];
+    parse_final(out, FINAL_KEYS, v);
+    cr_assert_eq(v[3], 4, "epochs counts the run resumed: %s", last_line(out));
+    assert_same_params(a, c, 1);
+
+    /* cosine over 4 epochs, stopped after 2 as a crash or a job limit would, then resumed;
+     * with validation, dropout and momentum whose state must carry over */
+    const char *more = "--val-split 0.2 --dropout 0.2 --opt momentum --lr 0.05";
+    snprintf(args, sizeof args,
+             "train --train '%s' --epochs 4 --checkpoint-every 2 --save %s %s %s", iris(), a, more,
+             common);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args,
+             "train --train '%s' --epochs 4 --checkpoint-every 2 --stop-after 2 --save %s %s %s",
+             iris(), b, more, common);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    parse_final(out, FINAL_KEYS, v);
+    cr_assert_eq(v[3], 2);
+    snprintf(args, sizeof args, "info %s", b);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "progress: 2 epochs done"), "%s", out);
+    snprintf(args, sizeof args, "train --resume %s --save %s %s", b, c, common);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    parse_final(out, FINAL_KEYS, v);
+    cr_assert_eq(v[3], 4, "the stored --epochs 4 is the default total: %s", out);
+    assert_same_params(a, c, 1);
+    remove_tree(dir);
+}
+
+Test(cli, resume_rejects_contradictions_and_warns_on_other_data)
+{
+    char *dir = make_tmpdir(), args[8192], b[512], plain[512], other[512];
+    snprintf(b, sizeof b, "%s/b.gnn", dir);
+    snprintf(plain, sizeof plain, "%s/plain.gnn", dir);
+    snprintf(other, sizeof other, "%s/other.csv", dir);
+    snprintf(args, sizeof args, "train -q --train '%s' --epochs 2 --save %s", iris(), b);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+
+    const struct {
+        const char *args, *needle;
+    } usage[] = {
+        {"--layers 4,32,3", "4,64,3"},
+        {"--act tanh", "relu"},
+        {"--loss mse", "xent"},
+        {"--opt sgd", "adam"},
+        {"--lr 0.1", "0.002"},
+        {"--epochs 2", "2 epochs already"},
+        {"--epochs 1", "--epochs is the total"},
+        {"--stop-after 1 --epochs 5", "--stop-after"},
+    };
+    for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
+        snprintf(args, sizeof args, "train --resume %s %s", b, usage[i].args);
+        cr_assert_eq(run(args, out, sizeof out), 2, "%s: %s", usage[i].args, out);
+        cr_assert_not_null(strstr(out, usage[i].needle), "%s: %s", usage[i].args, out);
+    }
+    /* the same values are not contradictions */
+    snprintf(args, sizeof args, "train -q --resume %s --epochs 3 --layers 4,64,3 --lr 0.002", b);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args, "train --train '%s' --checkpoint-every 2", iris());
+    cr_assert_eq(run(args, out, sizeof out), 2, "--checkpoint-every needs --save: %s", out);
+    cr_assert_not_null(strstr(out, "--save"), "%s", out);
+
+    /* bad files: missing, not a model, a model without optimizer state */
+    cr_assert_eq(run("train --resume /nonexistent/b.gnn", out, sizeof out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "/nonexistent/b.gnn"), "%s", out);
+    snprintf(args, sizeof args, "train --resume '%s'", iris());
+    cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "offset"), "%s", out);
+    gn_net *net = NULL;
+    char err[512];
+    cr_assert_eq(gn_net_load(&net, b, err, sizeof err), GN_OK, "%s", err);
+    cr_assert_eq(gn_net_save(net, plain, err, sizeof err), GN_OK, "%s", err);
+    gn_net_free(net);
+    snprintf(args, sizeof args, "train --resume %s --epochs 3", plain);
+    cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "not a checkpoint"), "%s", out);
+
+    /* other training data: a warning, and training goes on */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "sed '2s/^5.1,/5.2,/' '%s' > '%s'", iris(), other);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(args, sizeof args, "train --resume %s --train %s --epochs 3", b, other);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "warning: the training data differs"), "%s", out);
+    snprintf(args, sizeof args, "train --resume %s --epochs 3", b);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_null(strstr(out, "warning"), "the same data: %s", out);
+    remove_tree(dir);
+}
+
+Test(cli, info_describes_a_checkpoint_and_rejects_damage)
+{
+    char *dir = make_tmpdir(), args[8192], m[512], bad[512], cmd[2048];
+    snprintf(m, sizeof m, "%s/m.gnn", dir);
+    snprintf(bad, sizeof bad, "%s/bad.gnn", dir);
+    snprintf(args, sizeof args,
+             "train -q --train '%s' --epochs 3 --seed 7 --val-split 0.2 --save %s", iris(), m);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args, "info %s", m);
+    cr_assert_eq(run_io(args, "2>/dev/null", out, sizeof out), 0, "%s", out);
+    const char *lines[] = {
+        "format: version 1, 7 sections: ARCH SCAL PARM OPTM RNGS PROG PROV\n",
+        "checksum ok\n",
+        "network: layers 4,64,3, activations relu,softmax, loss xent, 515 parameters\n",
+        "scaling: inputs standardised, outputs none\n",
+        "optimizer: adam, lr 0.002 (now ",
+        ", step 3,", /* 3 epochs of 96 samples, one batch each */
+        "progress: 3 epochs done, best epoch ",
+        "rng: saved",
+        "provenance:\n",
+        "  gemmnet_version=" GN_VERSION_STRING "\n",
+        "  args=--layers 4,64,3 --act relu --out softmax --loss xent --init auto --seed 7 ",
+        " --epochs 3 --batch 128 --dropout 0 --val-split 0.2 --patience 0 --test-frac 0.2 ",
+        "  train_hash=fnv1a64:",
+        "  train_samples=96\n",
+        "  seed=7\n",
+        "  created=20",
+        "  regression=no\n",
+        "  label_column=-1\n",
+        "  command=gemmnet train -q --train ",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        cr_assert_not_null(strstr(out, lines[i]), "no '%s' in:\n%s", lines[i], out);
+    cr_assert_not_null(strstr(out, "bytes\n"), "%s", out);
+
+    /* every rejected file: exit 1 and the loader's message with the byte offset */
+    const char *damage[] = {
+        "head -c 100 '%s' > '%s'", /* truncated */
+        "cp '%s' '%s' && printf '\\377' | dd of='%s' bs=1 seek=200 conv=notrunc 2>/dev/null",
+        "cp '%s' '%s' && printf 'X' >> '%s'", /* trailing */
+    };
+    for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
+        snprintf(cmd, sizeof cmd, damage[i], m, bad, bad);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+        snprintf(args, sizeof args, "info %s", bad);
+        cr_assert_eq(run_io(args, "2>&1 >/dev/null", out, sizeof out), 1, "%s: %s", cmd, out);
+        cr_assert_eq(strncmp(out, "gemmnet: ", 9), 0, "%s", out);
+        cr_assert_not_null(strstr(out, "offset"), "%s: %s", cmd, out);
+    }
+    cr_assert_eq(run("info /nonexistent/m.gnn", out, sizeof out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "/nonexistent/m.gnn"), "%s", out);
+    snprintf(args, sizeof args, "info '%s'", iris());
+    cr_assert_eq(run(args, out, sizeof out), 1, "a CSV is not a model: %s", out);
+    cr_assert_eq(run("info a.gnn b.gnn", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run("info --bogus", out, sizeof out), 2, "%s", out);
+    remove_tree(dir);
+}
+
+Test(cli, info_without_a_file_describes_the_blas)
+{
+    cr_assert_eq(run_io("info", "2>/dev/null", out, sizeof out), 0, "%s", out);
+    const char *keys[] = {"gemmnet " GN_VERSION_STRING "\n",
+                          "\nblas: ",
+                          "\nblas_core: ",
+                          "\nblas_threading: ",
+                          "\nblas_threads: 1\n",
+                          "\ncores: "};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cr_assert_not_null(strstr(out, keys[i]), "no '%s' in:\n%s", keys[i], out);
+}
+
+/* The CSV options of training are eval's and predict's defaults; given ones still win. */
+Test(cli, eval_and_predict_read_csv_as_in_training)
+{
+    char *dir = make_tmpdir(), lin[512], first[512], model[512], x[512], args[8192], cmd[2048];
+    snprintf(lin, sizeof lin, "%s/lin.csv", dir);
+    snprintf(first, sizeof first, "%s/first.csv", dir);
+    snprintf(model, sizeof model, "%s/r.gnn", dir);
+    snprintf(x, sizeof x, "%s/x.csv", dir);
+    make_regression_csv(lin, 200);
+    /* the target first, fields separated by ';' */
+    snprintf(cmd, sizeof cmd, "awk -F, '{print $3\";\"$1\";\"$2}' '%s' > '%s'", lin, first);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(args, sizeof args,
+             "train -q --train %s --label-column 0 --delimiter ';' --regression --epochs 30 "
+             "--batch 16 --lr 0.01 --save %s",
+             first, model);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    double t[5], e[4];
+    parse_final(out, FINAL_REG_KEYS, t);
+    snprintf(args, sizeof args, "eval --model %s --test %s", model, first);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    parse_final(out, "test_mse test_r2 test_loss samples", e);
+    cr_assert_gt(e[1], 0.9, "scored on the label column it was trained on: %s", out);
+    snprintf(args, sizeof args, "eval --model %s --test %s --label-column 2", model, first);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    parse_final(out, "test_mse test_r2 test_loss samples", e);
+    cr_assert_lt(e[1], 0.5, "an explicit --label-column wins: %s", out);
+    /* predict: features only, ';'-separated as in training, from a pipe */
+    snprintf(cmd, sizeof cmd, "awk -F, 'NR > 1 && NR <= 6 {print $1\";\"$2}' '%s' > '%s'", lin, x);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(args, sizeof args, "predict --model %s --input -", model);
+    cr_assert_eq(run_pipe(x, args, out, sizeof out), 0, "%s", out);
+    int lines = 0;
+    for (char *s = out; (s = strchr(s, '\n')); s++)
+        lines++;
+    cr_assert_eq(lines, 5, "%s", out);
+    remove_tree(dir);
+}
+
+Test(cli, a_diverging_run_saves_nothing)
+{
+    char *dir = make_tmpdir(), lin[512], model[512], keep[512], args[8192], cmd[2048];
+    snprintf(lin, sizeof lin, "%s/lin.csv", dir);
+    snprintf(model, sizeof model, "%s/m.gnn", dir);
+    snprintf(keep, sizeof keep, "%s/keep.gnn", dir);
+    make_regression_csv(lin, 200);
+    snprintf(args, sizeof args, "train -q --train %s --regression --epochs 2 --save %s", lin,
+             model);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", model, keep);
+    cr_assert_eq(system(cmd), 0);
+    const char *boom = "--regression --opt sgd --lr 1e6 --schedule constant --epochs 5";
+    snprintf(args, sizeof args, "train --train %s %s --save %s", lin, boom, model);
+    cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "diverged"), "%s", out);
+    cr_assert_not_null(strstr(out, "nothing was saved"), "%s", out);
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", model, keep);
+    cr_assert_eq(system(cmd), 0, "the good model was overwritten");
+    /* with periodic checkpoints, the last one written before the failing epoch stays */
+    snprintf(args, sizeof args, "train --train %s %s --save %s --checkpoint-every 1", lin, boom,
+             model);
+    cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "holds the checkpoint of epoch"), "%s", out);
+    snprintf(args, sizeof args, "info %s", model);
+    cr_assert_eq(run(args, out, sizeof out), 0, "a loadable checkpoint: %s", out);
+    remove_tree(dir);
+}
+
+Test(cli, every_prints_the_last_epoch_run)
+{
+    char args[4096];
+    snprintf(args, sizeof args,
+             "train --train '%s' --val-split 0.3 --patience 3 --epochs 1000 --batch 10 --lr 0.05 "
+             "--every 100",
+             iris());
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    double v[4];
+    parse_final(out, FINAL_KEYS, v);
+    cr_assert_lt(v[3], 100, "stopped early: %s", out);
+    char want[64];
+    snprintf(want, sizeof want, "epoch %d/1000 train_loss=", (int)v[3]);
+    cr_assert_not_null(strstr(out, want), "the last epoch run is printed: %s", out);
+    cr_assert_null(strstr(out, "epoch 1/1000"), "--every 100 skips the others: %s", out);
+}
+
+Test(cli, pipes_and_cannot_open_messages)
+{
+    char *dir = make_tmpdir(), args[8192], images[512];
+    /* CSV through a pipe trains as from the file */
+    cr_assert_eq(run_pipe(iris(), "train -q --train - --epochs 5 --threads 1", out, sizeof out), 0,
+                 "%s", out);
+    char piped[512];
+    snprintf(piped, sizeof piped, "%.400s", last_line(out));
+    snprintf(args, sizeof args, "train -q --train '%s' --epochs 5 --threads 1", iris());
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(strncmp(piped, out, (size_t)(strstr(out, " train_seconds") - out)), 0, "%s vs %s",
+                 piped, out);
+    /* IDX needs its length: a clear refusal */
+    make_idx_sets(dir);
+    char labels[512];
+    snprintf(images, sizeof images, "%s/train-images-idx3-ubyte", dir);
+    snprintf(labels, sizeof labels, "%s/train-labels-idx1-ubyte", dir);
+    snprintf(args, sizeof args, "train --train %s --train-labels -", images);
+    cr_assert_eq(run_pipe(labels, args, out, sizeof out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "must be a regular file (pipes are not supported"), "%s", out);
+    cr_assert_eq(run("predict --model - --input -", out, sizeof out), 2, "%s", out);
+    /* a missing file reads the same in every command */
+    const char *missing[] = {
+        "train --train /nonexistent/x.csv",
+        "eval --model /nonexistent/m.gnn --test x.csv",
+        "predict --model /nonexistent/m.gnn --input x.csv",
+        "info /nonexistent/m.gnn",
+    };
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
+        cr_assert_eq(run(missing[i], out, sizeof out), 1, "%s: %s", missing[i], out);
+        cr_assert_not_null(strstr(out, "/nonexistent/"), "%s", out);
+        cr_assert_not_null(strstr(out, ": cannot open: "), "%s: %s", missing[i], out);
+    }
+    char model[512];
+    snprintf(model, sizeof model, "%s/m.gnn", dir);
+    snprintf(args, sizeof args, "train -q --train '%s' --epochs 1 --save %s", iris(), model);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args, "predict --model %s --input /nonexistent/x.csv", model);
+    cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "/nonexistent/x.csv: cannot open: "), "%s", out);
     remove_tree(dir);
 }

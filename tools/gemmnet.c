@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +57,8 @@ static const char *const overview_text[] = {
     "  train            train a network (default: on Fashion-MNIST) and report test accuracy\n"
     "  eval             evaluate a model saved by 'train --save' on a test set\n"
     "  predict          print a saved model's outputs or predicted classes for new inputs\n"
+    "  info [FILE]      check a model file and print what it holds; without FILE, the BLAS\n"
+    "                   in use and its threading\n"
     "  version          print the library version\n"
     "  help [COMMAND]   print this help, or only a command's\n"
     "\n"
@@ -73,7 +76,8 @@ static const char *const train_text[] = {
     "\n"
     "data:\n"
     "  --train FILE         training set: IDX images (a name containing 'idx', or IDX or\n"
-    "                       gzip content) or CSV; --data is an alias\n"
+    "                       gzip content) or CSV; --data is an alias. '-' reads a CSV from\n"
+    "                       standard input (IDX must be a regular file)\n"
     "  --test FILE          test set, of either kind (default: --test-frac of --train)\n"
     "  --train-labels FILE  IDX labels of --train (default: its name with 'images-idx3'\n"
     "                       replaced by 'labels-idx1'); --test-labels FILE likewise\n"
@@ -89,7 +93,7 @@ static const char *const train_text[] = {
     "  --label-column N     0-based column of the label (default: last)\n"
     "  --header WHEN        auto|yes|no: is the first line a header? (default auto: yes if\n"
     "                       any field, the label included, is not a number)\n"
-    "  --delimiter C        field separator, one character or 'tab' (default ',')\n"
+    "  --delimiter C        field separator, one character, 'tab' or 'space' (default ',')\n"
     "  --regression         the label is a real-valued target: the defaults become --loss\n"
     "                       quadratic --out identity, targets are standardised, and the\n"
     "                       test set is scored by mse and r2\n"
@@ -123,11 +127,25 @@ static const char *const train_text[] = {
     "  --dropout P          dropout of hidden units, 0 <= P < 1 (default 0)\n"
     "  --patience N         stop after N epochs without a lower validation loss and keep\n"
     "                       the best epoch's parameters (needs --val-split; default 0: never)\n"
+    "checkpoints:\n"
+    "  --save FILE          write the trained model to FILE as a checkpoint: the model (for\n"
+    "                       eval, predict and gn_net_load), the optimizer state, the RNG,\n"
+    "                       the progress and the run's options, data files and data hash\n"
+    "                       (gemmnet info FILE shows them). A run that diverges saves\n"
+    "                       nothing, so FILE keeps its last good model\n"
+    "  --checkpoint-every K with --save: also write FILE after every K-th epoch, so that a\n"
+    "                       crash loses at most K epochs\n"
+    "  --stop-after N       with --save: stop after epoch N of the --epochs schedule and save\n"
+    "                       (to split a run across jobs; continue it with --resume)\n"
+    "  --resume FILE        continue the run FILE was saved from: its options and data files\n"
+    "                       are the defaults, the command line's override them (not the\n"
+    "                       network nor the optimizer, which are FILE's), and --epochs is\n"
+    "                       the total. N epochs, then a resume to N+M, give the weights of\n"
+    "                       one N+M epoch run, bit for bit on one thread (--threads 1)\n",
     "output:\n"
-    "  --save FILE          write the trained model to FILE (for eval and predict)\n"
     "  --confusion          print the test confusion matrix and per-class precision and\n"
     "                       recall (also with --quiet)\n"
-    "  --every K            print every K-th epoch and the last (default 1)\n"
+    "  --every K            print every K-th epoch and the last one run (default 1)\n"
     "  --threads N          BLAS threads (default: the BLAS default)\n"
     "  -q, --quiet          print only the final line\n"
     "  -h, --help           print this help\n"
@@ -154,9 +172,11 @@ static const char *const eval_text[] = {
     "  --model FILE         the model file\n"
     "  --test FILE          test set: IDX images or CSV (features and a label, as for train)\n"
     "  --test-labels FILE   IDX labels (default: derived from the images file name)\n"
-    "  --label-column N     CSV: 0-based column of the label (default: last)\n"
-    "  --header WHEN        CSV: auto|yes|no (default auto)\n"
-    "  --delimiter C        CSV: field separator, one character or 'tab' (default ',')\n"
+    "  --label-column N     CSV: 0-based column of the label (default: as in training,\n"
+    "                       else the last)\n"
+    "  --header WHEN        CSV: auto|yes|no (default: as in training, else auto)\n"
+    "  --delimiter C        CSV: field separator, one character, 'tab' or 'space' (default:\n"
+    "                       as in training, else ',')\n"
     "  --confusion          also print the confusion matrix, precision and recall\n"
     "  --impl NAME          products: blas|naive|loop (default blas)\n"
     "  --threads N          BLAS threads (default: the BLAS default)\n"
@@ -172,14 +192,34 @@ static const char *const predict_text[] = {
     "output, 1 if it exceeds 0.5).\n"
     "\n"
     "  --model FILE         the model file\n"
-    "  --input FILE         CSV with one column per model input and no label column, or IDX\n"
-    "                       images (no labels file needed)\n"
-    "  --header WHEN        CSV: auto|yes|no (default auto: yes if a field of the first line\n"
-    "                       is not a number)\n"
-    "  --delimiter C        CSV: field separator, one character or 'tab' (default ',')\n"
+    "  --input FILE         CSV with one column per model input and no label column ('-':\n"
+    "                       standard input), or IDX images (no labels file needed)\n"
+    "  --header WHEN        CSV: auto|yes|no (default: as in training, else auto: yes if a\n"
+    "                       field of the first line is not a number)\n"
+    "  --delimiter C        CSV: field separator, one character, 'tab' or 'space' (default:\n"
+    "                       as in training, else ',')\n"
     "  --labels             print predicted class indices instead of the outputs\n"
     "  --impl NAME          products: blas|naive|loop (default blas)\n"
     "  --threads N          BLAS threads (default: the BLAS default)\n"
+    "  -h, --help           print this help\n",
+    NULL,
+};
+
+static const char *const info_text[] = {
+    "usage: gemmnet info [FILE]\n"
+    "\n"
+    "With FILE, a model file or checkpoint (train --save), checks it as the loader does and\n"
+    "prints its format version, size, sections and checksum, the network (layer widths,\n"
+    "activations, loss, parameter count), its scaling, optimizer state (kind, settings,\n"
+    "learning rate, step count), training progress (epochs done, best epoch), whether it\n"
+    "holds the RNG state, and its provenance (the options, data files and data hash, time\n"
+    "and command line of the run). A rejected file gives exit status 1 and the loader's\n"
+    "message, which names the byte offset of the defect. FILE '-' reads standard input.\n"
+    "\n"
+    "Without FILE, prints the gemmnet version and the BLAS in use: its configuration, the\n"
+    "kernels chosen for this CPU, how it threads (sequential, pthreads or openmp), its\n"
+    "thread count and the number of cores online.\n"
+    "\n"
     "  -h, --help           print this help\n",
     NULL,
 };
@@ -403,13 +443,27 @@ static int parse_delimiter(const char *opt, const char *s, char *out)
 {
     if (strcmp(s, "tab") == 0 || strcmp(s, "\\t") == 0)
         *out = '\t';
+    else if (strcmp(s, "space") == 0)
+        *out = ' ';
     else if (strlen(s) == 1 && s[0] != '"' && s[0] != '\n' && s[0] != '\r')
         *out = s[0];
     else {
-        errmsg("%s: '%s' is not one character (or 'tab'), nor a quote", opt, s);
+        errmsg("%s: '%s' is not one character (or 'tab' or 'space'), nor a quote", opt, s);
         return 0;
     }
     return 1;
+}
+
+/* The delimiter as parse_delimiter reads it back. */
+static const char *delimiter_name(char c, char buf[2])
+{
+    if (c == '\t')
+        return "tab";
+    if (c == ' ')
+        return "space";
+    buf[0] = c;
+    buf[1] = '\0';
+    return buf;
 }
 
 static int parse_path(const char *opt, const char *s, const char **out)
@@ -438,6 +492,9 @@ typedef enum opt_id {
     O_INPUT,
     O_MODEL,
     O_SAVE,
+    O_RESUME,
+    O_CHECKPOINT_EVERY,
+    O_STOP_AFTER,
     O_HEADER,
     O_DELIMITER,
     O_LABEL_COLUMN,
@@ -480,8 +537,10 @@ typedef enum opt_id {
 typedef struct cli_args {
     unsigned cmd;
     const char *name;             /* "train", "eval", "predict" */
-    unsigned char given[O_COUNT]; /* which options appeared */
-    const char *train, *test, *train_labels, *test_labels, *input, *model, *save;
+    unsigned char given[O_COUNT]; /* which options appeared (stored in a resumed checkpoint
+                                     or on the command line) */
+    unsigned char user[O_COUNT];  /* which options appeared on the command line */
+    const char *train, *test, *train_labels, *test_labels, *input, *model, *save, *resume;
     int header, regression, standardize; /* header, standardize: −1 auto, 0 no, 1 yes */
     long label_column;
     char delimiter;
@@ -491,7 +550,7 @@ typedef struct cli_args {
     size_t n_sizes; /* 0: derived from the data */
     int act, out, loss, init, impl, opt, schedule;
     double lr, momentum, weight_decay, clip, l2, gamma, min_lr, dropout;
-    long epochs, batch, patience, step_epochs, every, threads;
+    long epochs, batch, patience, step_epochs, every, threads, checkpoint_every, stop_after;
     int confusion, labels, quiet;
 } cli_args;
 
@@ -530,6 +589,10 @@ static const option options[] = {
     {"--input", NULL, O_INPUT, CMD_PREDICT, V_PATH, AT(input), NULL, 0, 0, 0},
     {"--model", NULL, O_MODEL, CMD_EVAL | CMD_PREDICT, V_PATH, AT(model), NULL, 0, 0, 0},
     {"--save", NULL, O_SAVE, TRAIN, V_PATH, AT(save), NULL, 0, 0, 0},
+    {"--stop-after", NULL, O_STOP_AFTER, TRAIN, V_LONG, AT(stop_after), NULL, 1, MAX_EPOCHS, 0},
+    {"--resume", NULL, O_RESUME, TRAIN, V_PATH, AT(resume), NULL, 0, 0, 0},
+    {"--checkpoint-every", NULL, O_CHECKPOINT_EVERY, TRAIN, V_LONG, AT(checkpoint_every), NULL, 1,
+     MAX_EPOCHS, 0},
     {"--header", NULL, O_HEADER, CMD_ALL, V_NAME, AT(header), whens, 0, 0, 0},
     {"--delimiter", NULL, O_DELIMITER, CMD_ALL, V_DELIM, AT(delimiter), NULL, 0, 0, 0},
     {"--label-column", NULL, O_LABEL_COLUMN, TRAIN | CMD_EVAL, V_LONG, AT(label_column), NULL, -1,
@@ -609,7 +672,12 @@ static int set_option(cli_args *a, const option *o, const char *name, const char
     void *p = (char *)a + o->field;
     switch (o->kind) {
     case V_FLAG: *(int *)p = 1; return 1;
-    case V_PATH: return parse_path(name, val, p);
+    case V_PATH:
+        if (strcmp(val, "-") == 0 && o->id == O_SAVE) {
+            errmsg("%s: a model is written to a file, not to standard output", name);
+            return 0;
+        }
+        return parse_path(name, strcmp(val, "-") == 0 ? "/dev/stdin" : val, p);
     case V_LONG: return parse_long(name, val, (long)o->lo, (long)o->hi, p);
     case V_U64: return parse_u64(name, val, p);
     case V_REAL: return parse_real(name, val, o->lo, o->hi, o->open, p);
@@ -698,6 +766,15 @@ static double start_lr(const cli_args *a)
     return oc.lr;
 }
 
+/* "-" names standard input, which only a file that is read once can be. */
+static int is_stdin(const char *path) { return path && strcmp(path, "/dev/stdin") == 0; }
+
+static int n_stdin(const cli_args *a)
+{
+    return is_stdin(a->train) + is_stdin(a->test) + is_stdin(a->train_labels) +
+           is_stdin(a->test_labels) + is_stdin(a->input) + is_stdin(a->model) + is_stdin(a->resume);
+}
+
 /* Contradictions and missing options that show without looking at the data: 0 or
  * EXIT_USAGE after a message. */
 static int check_args(const cli_args *a)
@@ -732,6 +809,11 @@ static int check_args(const cli_args *a)
         {a->regression && g[O_OUT] && a->out == GN_ACT_SOFTMAX,
          "--regression and --out softmax contradict: a softmax output is a distribution"},
         {a->regression && a->confusion, "--confusion is for classifiers, not --regression"},
+        {g[O_STOP_AFTER] && !a->save,
+         "--stop-after needs --save FILE (to resume from; a run that stops early is saved)"},
+        {g[O_CHECKPOINT_EVERY] && !a->save,
+         "--checkpoint-every needs --save FILE (the checkpoint is written there)"},
+        {n_stdin(a) > 1, "only one file can be '-' (standard input)"},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         if (rules[i].bad) {
@@ -739,6 +821,16 @@ static int check_args(const cli_args *a)
             return EXIT_USAGE;
         }
     }
+    return 0;
+}
+
+/* check_args, then the defaults that depend on other options: 0 or EXIT_USAGE. */
+static int finish_args(cli_args *a)
+{
+    if (check_args(a) != 0)
+        return EXIT_USAGE;
+    if (a->regression && !a->given[O_LOSS])
+        a->loss = GN_LOSS_QUADRATIC;
     return 0;
 }
 
@@ -758,11 +850,13 @@ static int parse_command(unsigned cmd, const char *name, const char *const *usag
         print_usage(stdout, usage);
         return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
     }
-    if (r == PARSE_OK && check_args(a) == 0) {
-        if (a->regression && !a->given[O_LOSS])
-            a->loss = GN_LOSS_QUADRATIC;
+    if (r == PARSE_OK)
+        memcpy(a->user, a->given, sizeof a->user);
+    /* A resumed run is checked once the checkpoint's options are under the user's. */
+    if (r == PARSE_OK && a->resume)
         return -1;
-    }
+    if (r == PARSE_OK && finish_args(a) == 0)
+        return -1;
     fprintf(stderr, "Try 'gemmnet %s --help'.\n", name);
     return EXIT_USAGE;
 }
@@ -804,6 +898,322 @@ static gn_csv_options csv_options(const cli_args *a, int regression)
     csv.delimiter = a->delimiter;
     csv.regression = regression;
     return csv;
+}
+
+/*==== Provenance: what a checkpoint records about its run ===================================
+ * train --save writes "key=value" lines into the checkpoint (gn_checkpoint_save's meta): the
+ * effective options as a canonical argument list (args=, read back by --resume with the same
+ * parser), the data files and a hash of the training samples, the CSV options that eval and
+ * predict default to, and the command line. Words are quoted as a POSIX shell would need, so
+ * args= and command= can be pasted into one.
+ */
+
+/* A growing string; after a failed allocation it stays empty and oom is set. */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+sb_printf(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = 2 * b->cap + (size_t)n + 256;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+static void sb_free(sbuf *b)
+{
+    free(b->s);
+    *b = (sbuf){0};
+}
+
+/* One word, single-quoted unless it only has characters no shell treats specially. */
+static void sb_word(sbuf *b, const char *w)
+{
+    int plain = w[0] != '\0';
+    for (const char *p = w; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                strchr("-_.,/:=+@%", *p);
+    if (plain) {
+        sb_printf(b, "%s", w);
+        return;
+    }
+    sb_printf(b, "'");
+    for (const char *p = w; *p; p++)
+        sb_printf(b, *p == '\'' ? "'\\''" : "%c", *p);
+    sb_printf(b, "'");
+}
+
+/* Splits s in place into at most max words: blanks separate, '…' quotes, \ escapes one
+ * character. Returns the count, or −1 (unterminated quote, too many words). */
+static int split_words(char *s, char **words, int max)
+{
+    int n = 0;
+    char *r = s, *w = s;
+    for (;;) {
+        while (*r == ' ' || *r == '\t')
+            r++;
+        if (!*r)
+            return n;
+        if (n == max)
+            return -1;
+        words[n++] = w;
+        while (*r && *r != ' ' && *r != '\t') {
+            if (*r == '\'') {
+                for (r++; *r && *r != '\'';)
+                    *w++ = *r++;
+                if (!*r)
+                    return -1;
+                r++;
+            } else if (*r == '\\' && r[1]) {
+                *w++ = r[1];
+                r += 2;
+            } else {
+                *w++ = *r++;
+            }
+        }
+        if (*r)
+            r++;
+        *w++ = '\0';
+    }
+}
+
+/* The shortest decimal that reads back as the same double (or, for shortest_float, the same
+ * float): the stored options must give the same run, and stay readable. */
+static const char *real_text(double v, int as_float, char buf[32])
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, v);
+        double back = strtod(buf, NULL);
+        if (as_float ? (float)back == (float)v : back == v)
+            break;
+    }
+    return buf;
+}
+
+/* 64-bit FNV-1a over the training samples (features, then targets, as float32 bytes in
+ * sample order): cheap, and enough to tell a resumed run that its data changed. */
+static uint64_t hash_dataset(const gn_dataset *ds)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    size_t n = gn_dataset_n_samples(ds);
+    for (int part = 0; part < 2; part++) {
+        const float *base = part ? gn_dataset_y(ds) : gn_dataset_x(ds);
+        size_t rows = part ? gn_dataset_n_outputs(ds) : gn_dataset_n_features(ds);
+        size_t ld = part ? gn_dataset_ldy(ds) : gn_dataset_ldx(ds);
+        for (size_t j = 0; j < n; j++) {
+            const unsigned char *p = (const unsigned char *)(base + j * ld);
+            for (size_t i = 0; i < rows * sizeof(float); i++)
+                h = (h ^ p[i]) * 0x100000001b3u;
+        }
+    }
+    return h;
+}
+
+/* A provenance value: one line of valid UTF-8, so control characters and stray bytes of a
+ * file name become '?' (the names are for people; the data hash is what resume checks). */
+static void sb_value(sbuf *b, const char *v)
+{
+    const unsigned char *p = (const unsigned char *)v;
+    while (*p) {
+        size_t len = *p < 0x80             ? 1
+                     : (*p & 0xE0) == 0xC0 ? 2
+                     : (*p & 0xF0) == 0xE0 ? 3
+                     : (*p & 0xF8) == 0xF0 ? 4
+                                           : 0;
+        int ok = len > 0 && !(len == 1 && *p < 0x20) && *p != 0x7F;
+        for (size_t i = 1; ok && i < len; i++)
+            ok = (p[i] & 0xC0) == 0x80;
+        if (ok && len > 1)
+            ok = !(len == 2 && *p < 0xC2) && !(len == 3 && *p == 0xE0 && p[1] < 0xA0) &&
+                 !(len == 4 && (*p > 0xF4 || (*p == 0xF0 && p[1] < 0x90)));
+        if (!ok) {
+            sb_printf(b, "?");
+            p++;
+            continue;
+        }
+        sb_printf(b, "%.*s", (int)len, (const char *)p);
+        p += len;
+    }
+}
+
+static void sb_meta(sbuf *b, const char *key, const char *value)
+{
+    sb_printf(b, "%s=", key);
+    sb_value(b, value);
+    sb_printf(b, "\n");
+}
+
+/* Everything of the run that goes into the checkpoint beside the network and optimizer. */
+typedef struct run_facts {
+    const char *train, *train_labels, *test, *test_labels; /* files read (NULL: none) */
+    int fashion;                                           /* the default dataset */
+    int any_csv;                                           /* CSV options apply */
+    const size_t *sizes;
+    size_t n_sizes;
+    int out_act;
+    const gn_optimizer_config *oc;
+    uint64_t hash;
+    size_t n_train;
+    const char *resumed_from;
+    size_t resumed_epoch;
+} run_facts;
+
+/* The effective training options as the train command line reads them back. */
+static void sb_args(sbuf *b, const cli_args *a, const run_facts *f)
+{
+    char r[32], d[2];
+    const gn_optimizer_config *oc = f->oc;
+    sb_printf(b, "--layers ");
+    for (size_t i = 0; i < f->n_sizes; i++)
+        sb_printf(b, "%s%zu", i ? "," : "", f->sizes[i]);
+    sb_printf(b, " --act %s --out %s --loss %s --init %s --seed %llu --impl %s",
+              name_of(hidden_acts, a->act), name_of(output_acts, f->out_act),
+              name_of(losses, a->loss), name_of(inits, a->init), (unsigned long long)a->seed,
+              name_of(impls, a->impl));
+    sb_printf(b, " --opt %s --lr %s", name_of(optimizers, oc->kind), real_text(oc->lr, 1, r));
+    if (oc->kind == GN_OPT_MOMENTUM || oc->kind == GN_OPT_NESTEROV)
+        sb_printf(b, " --momentum %s", real_text(oc->momentum, 1, r));
+    sb_printf(b, " --weight-decay %s", real_text(oc->weight_decay, 1, r));
+    sb_printf(b, " --l2 %s", real_text(oc->l2, 1, r));
+    sb_printf(b, " --clip %s", real_text(oc->clip_norm, 1, r));
+    sb_printf(b, " --schedule %s", name_of(schedules, a->schedule));
+    if (a->schedule == GN_SCHEDULE_STEP)
+        sb_printf(b, " --step-epochs %ld --gamma %s", a->step_epochs, real_text(a->gamma, 1, r));
+    if (a->schedule == GN_SCHEDULE_COSINE)
+        sb_printf(b, " --min-lr %s", real_text(a->min_lr, 1, r));
+    sb_printf(b, " --epochs %ld --batch %ld --dropout %s", a->epochs, a->batch,
+              real_text(a->dropout, 1, r));
+    if (a->val_split > 0.0)
+        sb_printf(b, " --val-split %s --patience %ld", real_text(a->val_split, 0, r), a->patience);
+    if (a->train && !a->test)
+        sb_printf(b, " --test-frac %s", real_text(a->test_frac, 0, r));
+    sb_printf(b, " --split-seed %llu --standardize %s%s", (unsigned long long)a->split_seed,
+              a->standardize ? "yes" : "no", a->regression ? " --regression" : "");
+    if (f->any_csv) {
+        sb_printf(b, " --label-column %ld --header %s --delimiter ", a->label_column,
+                  name_of(whens, a->header));
+        sb_word(b, delimiter_name(a->delimiter, d));
+    }
+}
+
+/* The provenance text of a run; NULL if out of memory. The caller frees it. */
+static char *make_meta(const cli_args *a, const run_facts *f, int argc, char **argv)
+{
+    sbuf b = {0}, w = {0};
+    char r[32], d[2], when[32] = "";
+    sb_args(&w, a, f);
+    sb_meta(&b, "args", w.oom ? "" : w.s);
+    sb_free(&w);
+    if (f->fashion)
+        sb_meta(&b, "dataset", "fashion-mnist");
+    if (f->train)
+        sb_meta(&b, "train_file", f->train);
+    if (f->train_labels)
+        sb_meta(&b, "train_labels", f->train_labels);
+    if (f->test)
+        sb_meta(&b, "test_file", f->test);
+    if (f->test_labels)
+        sb_meta(&b, "test_labels", f->test_labels);
+    sb_printf(&b, "train_hash=fnv1a64:%016llx\ntrain_samples=%zu\nseed=%llu\n",
+              (unsigned long long)f->hash, f->n_train, (unsigned long long)a->seed);
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    sb_meta(&b, "created", when);
+    sb_meta(&b, "regression", a->regression ? "yes" : "no");
+    if (f->any_csv) {
+        snprintf(r, sizeof r, "%ld", a->label_column);
+        sb_meta(&b, "label_column", r);
+        sb_meta(&b, "header", name_of(whens, a->header));
+        sb_meta(&b, "delimiter", delimiter_name(a->delimiter, d));
+    }
+    if (f->resumed_from) {
+        sb_meta(&b, "resumed_from", f->resumed_from);
+        snprintf(r, sizeof r, "%zu", f->resumed_epoch);
+        sb_meta(&b, "resumed_epoch", r);
+    }
+    sb_printf(&w, "gemmnet");
+    for (int i = 0; i < argc; i++) {
+        sb_printf(&w, " ");
+        sb_word(&w, argv[i]);
+    }
+    if (!w.oom && w.len > 8192) /* a provenance section holds at most 64 KiB */
+        strcpy(w.s + 8192 - 4, "...");
+    sb_meta(&b, "command", w.oom ? "" : w.s);
+    sb_free(&w);
+    if (b.oom) {
+        sb_free(&b);
+        return NULL;
+    }
+    return b.s;
+}
+
+/* CSV options and kind of model, from a checkpoint's provenance, for eval and predict. */
+typedef struct model_meta {
+    int have_csv, header, regression; /* regression: −1 unknown */
+    long label_column;
+    char delimiter;
+} model_meta;
+
+static void read_model_meta(const gn_checkpoint *ck, model_meta *m)
+{
+    char v[64];
+    long x;
+    *m = (model_meta){0, -1, -1, -1, ','};
+    if (gn_checkpoint_meta_get(ck, "regression", v, sizeof v) >= 0)
+        m->regression = strcmp(v, "yes") == 0;
+    int ok = gn_checkpoint_meta_get(ck, "label_column", v, sizeof v) >= 0;
+    char *end;
+    x = ok ? strtol(v, &end, 10) : 0;
+    ok = ok && end != v && *end == '\0' && x >= -1 && x <= INT_MAX;
+    m->label_column = x;
+    const name_value *t = whens;
+    if (ok && gn_checkpoint_meta_get(ck, "header", v, sizeof v) >= 0)
+        while (t->name && strcmp(v, t->name) != 0)
+            t++;
+    ok = ok && t->name;
+    m->header = ok ? t->value : -1;
+    ok = ok && gn_checkpoint_meta_get(ck, "delimiter", v, sizeof v) >= 0;
+    if (ok) {
+        if (strcmp(v, "tab") == 0)
+            m->delimiter = '\t';
+        else if (strcmp(v, "space") == 0)
+            m->delimiter = ' ';
+        else if (strlen(v) == 1)
+            m->delimiter = v[0];
+        else
+            ok = 0;
+    }
+    m->have_csv = ok;
 }
 
 /*==== Helpers ===============================================================================*/
@@ -850,17 +1260,31 @@ static int is_regression_model(const gn_net *net)
            loss != GN_LOSS_CCE;
 }
 
-static int load_model(gn_net **net, const char *path, gn_impl impl)
+/* A model file or checkpoint, with every check of the loader: 0, or EXIT_RUNTIME after
+ * the loader's message (which names the byte offset of a defect). */
+static int load_checkpoint(gn_checkpoint **ck, const char *path)
 {
-    char err[512] = "";
-    gn_status st = gn_net_load(net, path, err, sizeof err);
+    char err[1024] = "";
+    gn_status st = gn_checkpoint_load(ck, path, err, sizeof err);
     if (st != GN_OK) {
         errmsg("%s", err[0] ? err : gn_strerror(st));
         return EXIT_RUNTIME;
     }
-    if ((st = gn_net_set_impl(*net, impl)) != GN_OK)
-        return net_failed(*net, st);
     return 0;
+}
+
+/* The network of a model file, and what its provenance says about reading data for it. */
+static int load_model(gn_net **net, model_meta *meta, const char *path, gn_impl impl)
+{
+    gn_checkpoint *ck = NULL;
+    int rc = load_checkpoint(&ck, path);
+    if (rc)
+        return rc;
+    read_model_meta(ck, meta);
+    *net = gn_checkpoint_take_net(ck);
+    gn_checkpoint_free(ck);
+    gn_status st = gn_net_set_impl(*net, impl);
+    return st == GN_OK ? 0 : net_failed(*net, st);
 }
 
 /*==== Data files ============================================================================*/
@@ -872,6 +1296,11 @@ static int is_idx(const char *path)
     const char *base = strrchr(path, '/');
     if (strstr(base ? base + 1 : path, "idx"))
         return 1;
+    /* Looking into a pipe would eat the bytes the loader needs: only a regular file is
+     * sniffed, and anything else (standard input, a FIFO) is CSV. */
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
     unsigned char m[3] = {0};
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -918,6 +1347,20 @@ static void dset_free(dset *d)
     d->y = NULL;
 }
 
+/* 1 if path is not a pipe or other special file, else 0 after a message: the IDX loader
+ * checks sizes against the file's length, which a pipe does not have. */
+static int idx_regular(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        errmsg("%s: IDX data must be a regular file (pipes are not supported; CSV can be read "
+               "from a pipe)",
+               path);
+        return 0;
+    }
+    return 1;
+}
+
 /* Loads path as IDX (labels from labels_path, or derived, naming labels_opt in a message)
  * or as CSV. Returns 0, or the exit status after a message. */
 static int load_data(dset *out, const char *path, const char *labels_path, const char *labels_opt,
@@ -931,6 +1374,8 @@ static int load_data(dset *out, const char *path, const char *labels_path, const
                 return EXIT_USAGE;
             labels_path = derived;
         }
+        if (!idx_regular(path) || !idx_regular(labels_path))
+            return EXIT_RUNTIME;
         st = gn_dataset_load_idx(&out->ds, path, labels_path, 0, err, sizeof err);
     } else {
         st = gn_dataset_load_csv(&out->ds, path, csv, err, sizeof err);
@@ -1062,7 +1507,7 @@ static int read_features_csv(const char *path, const gn_csv_options *csv, size_t
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        errmsg("%s: %s", path, strerror(errno));
+        errmsg("%s: cannot open: %s", path, strerror(errno)); /* as the library's loaders */
         return EXIT_RUNTIME;
     }
     char *line = NULL;
@@ -1228,12 +1673,17 @@ static int print_confusion(gn_net *net, const gn_dataset *ds)
     return st == GN_OK ? 0 : net_failed(net, st);
 }
 
-/* Per-epoch lines on stdout and, on a terminal, a progress bar on stderr. */
+/* Per-epoch lines on stdout and, on a terminal, a progress bar on stderr. An epoch line that
+ * --every skips is kept, so that the last epoch run is printed even when training stops
+ * before the planned last epoch (early stopping, divergence). */
 typedef struct progress {
     int quiet, regression, bar, drawn;
     long every;
     size_t epochs;
     double last_draw;
+    size_t stop_after;    /* --stop-after: ask gn_net_fit to stop after this epoch; 0 never */
+    size_t pending_epoch; /* the epoch of `pending`, 0 if none */
+    char pending[256];
 } progress;
 
 enum { BAR_WIDTH = 30 };
@@ -1256,6 +1706,16 @@ static void on_batch(gn_net *net, size_t epoch, size_t batch, size_t n_batches, 
     pr->drawn = 1;
 }
 
+/* Prints the kept epoch line, if any. */
+static void flush_epoch_line(progress *pr)
+{
+    if (!pr->pending_epoch)
+        return;
+    printf("%s\n", pr->pending);
+    fflush(stdout);
+    pr->pending_epoch = 0;
+}
+
 static int on_epoch(gn_net *net, const gn_epoch_info *info, void *user)
 {
     (void)net;
@@ -1265,17 +1725,261 @@ static int on_epoch(gn_net *net, const gn_epoch_info *info, void *user)
         fflush(stderr);
         pr->drawn = 0;
     }
-    if (pr->quiet || (info->epoch % (size_t)pr->every != 0 && info->epoch != info->epochs))
+    int stop = pr->stop_after && info->epoch >= pr->stop_after;
+    if (pr->quiet)
+        return stop;
+    char *b = pr->pending;
+    size_t len = sizeof pr->pending;
+    int n = snprintf(b, len, "epoch %zu/%zu train_loss=%.4f", info->epoch, info->epochs,
+                     info->train_loss);
+    if (!isnan(info->val_loss) && n >= 0 && (size_t)n < len)
+        n += snprintf(b + n, len - (size_t)n,
+                      pr->regression ? " val_loss=%.4f" : " val_loss=%.4f val_accuracy=%.4f",
+                      info->val_loss, info->val_accuracy);
+    if (n >= 0 && (size_t)n < len)
+        snprintf(b + n, len - (size_t)n, " lr=%g seconds=%.4g", (double)info->lr, info->seconds);
+    pr->pending_epoch = info->epoch;
+    if (stop || info->epoch % (size_t)pr->every == 0 || info->epoch == info->epochs)
+        flush_epoch_line(pr);
+    return stop;
+}
+
+/*==== train --resume ========================================================================*/
+
+/* What a resumed run takes from its checkpoint and keeps while it trains. */
+typedef struct resumed {
+    gn_checkpoint *ck;        /* owns the progress's best parameters */
+    gn_net *net;              /* taken from ck */
+    gn_optimizer *opt;        /* taken from ck */
+    gn_fit_progress progress; /* epochs done, best epoch */
+    char *args;               /* the words of args= point into it */
+    char train[4096], train_labels[4096], test[4096], test_labels[4096], hash[64];
+    int fashion; /* the run trained on the default dataset */
+} resumed;
+
+static void resumed_free(resumed *r)
+{
+    gn_checkpoint_free(r->ck);
+    gn_net_free(r->net);
+    gn_optimizer_free(r->opt);
+    free(r->args);
+    r->ck = NULL;
+    r->net = NULL;
+    r->opt = NULL;
+    r->args = NULL;
+}
+
+/* A provenance value that fits buf: 1, else 0 (absent, or too long to be a path we wrote). */
+static int meta_str(const gn_checkpoint *ck, const char *key, char *buf, size_t len)
+{
+    long n = gn_checkpoint_meta_get(ck, key, buf, len);
+    if (n < 0 || (size_t)n >= len) {
+        buf[0] = '\0';
         return 0;
-    printf("epoch %zu/%zu train_loss=%.4f", info->epoch, info->epochs, info->train_loss);
-    if (!isnan(info->val_loss)) {
-        printf(" val_loss=%.4f", info->val_loss);
-        if (!pr->regression)
-            printf(" val_accuracy=%.4f", info->val_accuracy);
     }
-    printf(" lr=%g seconds=%.4g\n", (double)info->lr, info->seconds);
-    fflush(stdout);
+    return 1;
+}
+
+/* An option with its value as stored in a, e.g. "--lr 0.1", for messages. */
+static const char *option_text(const cli_args *a, opt_id id, char *buf, size_t len)
+{
+    const option *o = options;
+    while (o->id != id)
+        o++;
+    const void *p = (const char *)a + o->field;
+    int n = snprintf(buf, len, "%s ", o->name);
+    if (n < 0 || (size_t)n >= len)
+        return o->name;
+    char *b = buf + n;
+    len -= (size_t)n;
+    switch (o->kind) {
+    case V_NAME: snprintf(b, len, "%s", name_of(o->names, *(const int *)p)); break;
+    case V_REAL: snprintf(b, len, "%g", *(const double *)p); break;
+    case V_U64: snprintf(b, len, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+    case V_LONG: snprintf(b, len, "%ld", *(const long *)p); break;
+    case V_LAYERS:
+        for (size_t i = 0, m = 0; i < a->n_sizes && m < len; i++)
+            m += (size_t)snprintf(b + m, len - m, "%s%zu", i ? "," : "", a->sizes[i]);
+        break;
+    default: b[-1] = '\0'; break;
+    }
+    return buf;
+}
+
+/* The architecture and optimizer are the checkpoint's: an option that says otherwise is a
+ * usage error rather than silently ignored. 0 or EXIT_USAGE. */
+static int check_resumed(const cli_args *a, const resumed *r, const cli_args *base, int have_base)
+{
+    const gn_net *net = r->net;
+    const unsigned char *u = a->user;
+    size_t L = gn_net_n_layers(net);
+    char what[256] = "";
+    opt_id bad = O_LAYERS;
+    if (u[O_LAYERS]) {
+        int same = a->n_sizes == L + 1;
+        for (size_t i = 0; same && i <= L; i++)
+            same = a->sizes[i] == gn_net_layer_size(net, i);
+        if (!same) {
+            int n = snprintf(what, sizeof what, "its network is ");
+            for (size_t i = 0; i <= L && n > 0 && (size_t)n < sizeof what; i++)
+                n += snprintf(what + n, sizeof what - (size_t)n, "%s%zu", i ? "," : "",
+                              gn_net_layer_size(net, i));
+        }
+    }
+    gn_optimizer_config oc;
+    gn_optimizer_get_config(r->opt, &oc);
+#define CONTRADICTS(id, cond, ...)                                                                 \
+    if (!what[0] && u[id] && (cond))                                                               \
+    bad = id, snprintf(what, sizeof what, __VA_ARGS__)
+    CONTRADICTS(O_ACT, L > 1 && a->act != (int)gn_net_layer_act(net, 1), "its hidden layers are %s",
+                name_of(hidden_acts, gn_net_layer_act(net, 1)));
+    CONTRADICTS(O_OUT, a->out != (int)gn_net_layer_act(net, L), "its output is %s",
+                name_of(output_acts, gn_net_layer_act(net, L)));
+    CONTRADICTS(O_LOSS, a->loss != (int)gn_net_loss(net), "its loss is %s",
+                name_of(losses, gn_net_loss(net)));
+    CONTRADICTS(O_INIT, have_base && base->given[O_INIT] && a->init != base->init,
+                "its network was initialised with %s", name_of(inits, base->init));
+    CONTRADICTS(O_SEED, have_base && base->given[O_SEED] && a->seed != base->seed,
+                "its run's seed is %llu", (unsigned long long)base->seed);
+    const float *mean = NULL, *std = NULL;
+    gn_net_input_scaling(net, &mean, &std);
+    CONTRADICTS(O_STANDARDIZE, a->standardize >= 0 && (a->standardize != 0) != (mean != NULL),
+                "its model %s its inputs", mean ? "standardises" : "does not scale");
+    CONTRADICTS(O_OPT, a->opt != (int)oc.kind, "its optimizer is %s", name_of(optimizers, oc.kind));
+    CONTRADICTS(O_LR, (float)a->lr != oc.lr, "its optimizer's learning rate is %g", (double)oc.lr);
+    CONTRADICTS(O_MOMENTUM, (float)a->momentum != oc.momentum, "its momentum is %g",
+                (double)oc.momentum);
+    CONTRADICTS(O_WEIGHT_DECAY, (float)a->weight_decay != oc.weight_decay, "its weight decay is %g",
+                (double)oc.weight_decay);
+    CONTRADICTS(O_L2, (float)a->l2 != oc.l2, "its L2 coefficient is %g", (double)oc.l2);
+    CONTRADICTS(O_CLIP, (float)a->clip != oc.clip_norm, "its clipping norm is %g",
+                (double)oc.clip_norm);
+#undef CONTRADICTS
+    if (what[0]) {
+        char given[256];
+        errmsg("%s contradicts the checkpoint %s: %s. A resumed run keeps the checkpoint's "
+               "network and optimizer (drop the option, or train a new model)",
+               option_text(a, bad, given, sizeof given), a->resume, what);
+        return EXIT_USAGE;
+    }
     return 0;
+}
+
+/* train --resume FILE: loads the checkpoint, reads the options it stores (args=) and then the
+ * command line's on top of them, so that only what the user changes differs. The network,
+ * loss and optimizer are the checkpoint's; --epochs is the total. Returns -1 to go on, or the
+ * exit status after a message. */
+static int resume_args(cli_args *a, int argc, char **argv, resumed *r)
+{
+    const char *file = a->resume;
+    int rc = load_checkpoint(&r->ck, file);
+    if (rc)
+        return rc;
+    int has_progress = gn_checkpoint_progress(r->ck, &r->progress);
+    r->opt = gn_checkpoint_take_optimizer(r->ck);
+    if (!has_progress || !r->opt) {
+        errmsg("%s has no %s: it is a model, not a checkpoint to resume (train --save writes "
+               "checkpoints)",
+               file, r->opt ? "training progress" : "optimizer state");
+        return EXIT_RUNTIME;
+    }
+    r->net = gn_checkpoint_take_net(r->ck);
+
+    /* The checkpoint's options first ... */
+    cli_args base;
+    args_defaults(&base, CMD_TRAIN, "train");
+    long n = gn_checkpoint_meta_get(r->ck, "args", NULL, 0);
+    int have_base = n >= 0;
+    if (have_base) {
+        char *words[256];
+        r->args = malloc((size_t)n + 1);
+        if (!r->args) {
+            errmsg("out of memory");
+            return EXIT_RUNTIME;
+        }
+        gn_checkpoint_meta_get(r->ck, "args", r->args, (size_t)n + 1);
+        int nw = split_words(r->args, words, (int)(sizeof words / sizeof words[0]));
+        if (nw < 0 || parse_args(nw, words, &base) != PARSE_OK) {
+            errmsg("%s: the options it stores (args=) cannot be read back", file);
+            return EXIT_RUNTIME;
+        }
+    }
+    /* ... then the command line's over them. */
+    *a = base;
+    memset(a->given, 0, sizeof a->given);
+    if (parse_args(argc, argv, a) != PARSE_OK) /* parsed once already: cannot fail */
+        return EXIT_USAGE;
+    memcpy(a->user, a->given, sizeof a->user);
+    for (int i = 0; i < O_COUNT; i++)
+        a->given[i] |= base.given[i];
+    if ((rc = check_resumed(a, r, &base, have_base)))
+        return rc;
+
+    /* The data of the checkpoint's run, unless the command line names other data. */
+    meta_str(r->ck, "train_hash", r->hash, sizeof r->hash);
+    if (!a->user[O_TRAIN]) {
+        char v[32];
+        r->fashion = meta_str(r->ck, "dataset", v, sizeof v) && strcmp(v, "fashion-mnist") == 0;
+        if (!r->fashion && meta_str(r->ck, "train_file", r->train, sizeof r->train)) {
+            a->train = r->train;
+            if (!a->user[O_TRAIN_LABELS] &&
+                meta_str(r->ck, "train_labels", r->train_labels, sizeof r->train_labels))
+                a->train_labels = r->train_labels;
+            if (!a->user[O_TEST] && meta_str(r->ck, "test_file", r->test, sizeof r->test)) {
+                a->test = r->test;
+                if (!a->user[O_TEST_LABELS] &&
+                    meta_str(r->ck, "test_labels", r->test_labels, sizeof r->test_labels))
+                    a->test_labels = r->test_labels;
+            }
+        }
+    }
+    /* Stored options that no longer apply after the user's changes are dropped. */
+    cli_args def;
+    args_defaults(&def, CMD_TRAIN, "train");
+    unsigned char *g = a->given;
+    if (g[O_STEP_EPOCHS] && !a->user[O_STEP_EPOCHS] && a->schedule != GN_SCHEDULE_STEP) {
+        g[O_STEP_EPOCHS] = g[O_GAMMA] = 0;
+        a->step_epochs = def.step_epochs;
+        a->gamma = def.gamma;
+    }
+    if (g[O_MIN_LR] && !a->user[O_MIN_LR] && a->schedule != GN_SCHEDULE_COSINE) {
+        g[O_MIN_LR] = 0;
+        a->min_lr = def.min_lr;
+    }
+    if (g[O_TEST_FRAC] && !a->user[O_TEST_FRAC] && (a->test || !a->train))
+        g[O_TEST_FRAC] = 0;
+
+    /* The network and optimizer decide these, whatever was stored. */
+    size_t L = gn_net_n_layers(r->net);
+    a->n_sizes = L + 1;
+    for (size_t i = 0; i <= L; i++)
+        a->sizes[i] = gn_net_layer_size(r->net, i);
+    if (L > 1)
+        a->act = (int)gn_net_layer_act(r->net, 1);
+    a->out = (int)gn_net_layer_act(r->net, L);
+    a->loss = (int)gn_net_loss(r->net);
+    g[O_OUT] = g[O_LOSS] = 1;
+    gn_optimizer_config oc;
+    gn_optimizer_get_config(r->opt, &oc);
+    a->opt = (int)oc.kind;
+    a->lr = oc.lr;
+    g[O_LR] = 1;
+    if (finish_args(a) != 0) {
+        fprintf(stderr, "Try 'gemmnet train --help'.\n");
+        return EXIT_USAGE;
+    }
+    size_t done = r->progress.epochs_done;
+    if (a->stop_after > 0 && (size_t)a->stop_after <= done) {
+        errmsg("--stop-after %ld: %s has done %zu epochs already", a->stop_after, file, done);
+        return EXIT_USAGE;
+    }
+    if ((size_t)a->epochs <= done) {
+        errmsg("%s has done %zu epoch%s already, and --epochs is the total: ask for more than "
+               "%zu (e.g. --epochs %zu)",
+               file, done, done == 1 ? "" : "s", done, done + (done ? done : 1));
+        return EXIT_USAGE;
+    }
+    return -1;
 }
 
 /*==== train =================================================================================*/
@@ -1286,14 +1990,26 @@ static int cmd_train(int argc, char **argv)
     int rc = parse_command(CMD_TRAIN, "train", train_text, argc, argv, &a);
     if (rc >= 0)
         return rc;
+    resumed rs = {0};
+    dset all = {0}, train = {0}, val = {0}, test = {0};
+    gn_net *net = NULL;
+    gn_optimizer *opt = NULL;
+    char *meta = NULL;
+    if (a.resume && (rc = resume_args(&a, argc, argv, &rs)) >= 0) {
+        resumed_free(&rs);
+        return rc;
+    }
+    rc = 0;
 
     /* Where the data comes from, and what kind it is. */
     static fashion fm;
     const char *train_path = a.train, *train_labels = a.train_labels, *test_path = a.test,
                *test_labels = a.test_labels;
     if (!a.train) {
-        if (!find_fashion(&fm))
-            return EXIT_RUNTIME;
+        if (!find_fashion(&fm)) {
+            rc = EXIT_RUNTIME;
+            goto done;
+        }
         train_path = fm.train;
         train_labels = fm.train_labels;
         test_path = fm.test;
@@ -1301,33 +2017,34 @@ static int cmd_train(int argc, char **argv)
     }
     int train_idx = is_idx(train_path), test_idx = test_path ? is_idx(test_path) : train_idx;
     int any_csv = !train_idx || !test_idx;
-    const char *csv_opt = a.given[O_HEADER]         ? "--header"
-                          : a.given[O_DELIMITER]    ? "--delimiter"
-                          : a.given[O_LABEL_COLUMN] ? "--label-column"
-                                                    : NULL;
+    /* (options stored in a checkpoint that the data makes moot are not the user's mistake) */
+    const char *csv_opt = a.user[O_HEADER]         ? "--header"
+                          : a.user[O_DELIMITER]    ? "--delimiter"
+                          : a.user[O_LABEL_COLUMN] ? "--label-column"
+                                                   : NULL;
+    rc = EXIT_USAGE;
     if (a.train_labels && !train_idx) {
         errmsg("--train-labels: %s is read as CSV, whose labels are a column (--label-column)",
                train_path);
-        return EXIT_USAGE;
+        goto done;
     }
     if (a.test_labels && !test_idx) {
         errmsg("--test-labels: %s is read as CSV, whose labels are a column (--label-column)",
                test_path);
-        return EXIT_USAGE;
+        goto done;
     }
     if (csv_opt && !any_csv) {
         errmsg("%s applies to CSV files, and the data is IDX", csv_opt);
-        return EXIT_USAGE;
+        goto done;
     }
     if (a.regression && (train_idx || test_idx)) {
         errmsg("--regression and IDX data contradict: IDX labels are classes");
-        return EXIT_USAGE;
+        goto done;
     }
+    rc = 0;
     if (a.standardize < 0)
         a.standardize = 1;
 
-    dset all = {0}, train = {0}, val = {0}, test = {0};
-    gn_net *net = NULL;
     gn_csv_options csv = csv_options(&a, a.regression);
     double t0 = now_seconds();
     if ((rc = load_data(&train, train_path, train_labels, "--train-labels", train_idx, &csv)))
@@ -1350,9 +2067,12 @@ static int cmd_train(int argc, char **argv)
         goto done;
     }
     if (!a.regression) {
-        /* One class count for both sets, whichever file happens to lack the last class. */
+        /* One class count for both sets, whichever file happens to lack the last class (and
+         * a resumed network's, if this data lacks its last class). */
         size_t k = gn_dataset_n_outputs(test.ds);
         n_out = k > n_out ? k : n_out;
+        if (rs.net && gn_net_n_outputs(rs.net) > n_out)
+            n_out = gn_net_n_outputs(rs.net);
         if ((rc = widen_classes(&train, n_out, train_path)) ||
             (rc = widen_classes(&test, n_out, test_path)))
             goto done;
@@ -1371,8 +2091,10 @@ static int cmd_train(int argc, char **argv)
             goto done;
     }
     double load_seconds = now_seconds() - t0;
+    /* (only for a checkpoint to record or to compare with; not part of the loading time) */
+    uint64_t hash = a.save || rs.hash[0] ? hash_dataset(train.ds) : 0;
 
-    /* The network. */
+    /* The network: the checkpoint's, or a new one. */
     if (a.n_sizes == 0 && !a.train) {
         parse_layers("DEF_FASHION_LAYERS", DEF_FASHION_LAYERS, a.sizes, &a.n_sizes);
     } else if (a.n_sizes == 0) {
@@ -1382,6 +2104,14 @@ static int cmd_train(int argc, char **argv)
         a.n_sizes = 3;
     }
     if (a.sizes[0] != n_features || a.sizes[a.n_sizes - 1] != n_out) {
+        if (rs.net) {
+            errmsg("%s does not fit the checkpoint %s: it has %zu features and %zu %s, and the "
+                   "network takes %zu inputs and gives %zu outputs",
+                   train_path, a.resume, n_features, n_out, a.regression ? "targets" : "classes",
+                   a.sizes[0], a.sizes[a.n_sizes - 1]);
+            rc = EXIT_RUNTIME;
+            goto done;
+        }
         fputs("gemmnet: --layers ", stderr);
         print_sizes(stderr, a.sizes, a.n_sizes);
         fprintf(stderr,
@@ -1404,10 +2134,13 @@ static int cmd_train(int argc, char **argv)
     cfg.loss = (gn_loss)a.loss;
     cfg.init = (gn_init)a.init;
     cfg.seed = a.seed;
-    char why[256] = "";
+    char why[512] = "";
     gn_status st;
-    if ((st = gn_net_config_check(&cfg, why, sizeof why)) != GN_OK ||
-        (st = gn_net_create(&net, &cfg)) != GN_OK) {
+    if (rs.net) {
+        net = rs.net;
+        rs.net = NULL;
+    } else if ((st = gn_net_config_check(&cfg, why, sizeof why)) != GN_OK ||
+               (st = gn_net_create(&net, &cfg)) != GN_OK) {
         fprintf(stderr, "gemmnet: cannot create the network (layers ");
         print_sizes(stderr, a.sizes, a.n_sizes);
         fprintf(stderr, "): %s\n", why[0] ? why : gn_strerror(st));
@@ -1421,14 +2154,66 @@ static int cmd_train(int argc, char **argv)
     if ((rc = set_threads(a.threads)))
         goto done;
 
+    /* The optimizer: the checkpoint's, or one made here so that the final checkpoint can hold
+     * it (gn_net_fit would free one it made itself). */
+    gn_fit_options fit = fit_options(&a);
+    if (rs.opt) {
+        opt = rs.opt;
+        rs.opt = NULL;
+        gn_optimizer_get_config(opt, &fit.opt);
+        fit.resume = &rs.progress;
+    } else if ((st = gn_optimizer_create(&opt, net, &fit.opt, why, sizeof why)) != GN_OK) {
+        errmsg("cannot create the optimizer: %s", why[0] ? why : gn_strerror(st));
+        rc = st == GN_ERR_ARG ? EXIT_USAGE : EXIT_RUNTIME;
+        goto done;
+    }
+    fit.optimizer = opt;
+    const gn_optimizer_config *oc = &fit.opt;
+    size_t first_epoch = fit.resume ? fit.resume->epochs_done + 1 : 1;
+    if (rs.hash[0] && strncmp(rs.hash, "fnv1a64:", 8) == 0 &&
+        strtoull(rs.hash + 8, NULL, 16) != hash)
+        fprintf(stderr,
+                "gemmnet: warning: the training data differs from the checkpoint's (%s, now "
+                "fnv1a64:%016llx); resuming anyway\n",
+                rs.hash, (unsigned long long)hash);
+
+    /* The provenance, and checkpoints: every K epochs if asked, and after the last one. */
+    if (a.save) {
+        run_facts facts = {
+            a.train ? train_path : fm.train,
+            train_idx ? train_labels : NULL,
+            a.test || !a.train ? test_path : NULL,
+            test_path && test_idx ? test_labels : NULL,
+            !a.train,
+            any_csv,
+            a.sizes,
+            a.n_sizes,
+            (int)cfg.output_act,
+            oc,
+            hash,
+            gn_dataset_n_samples(train.ds),
+            a.resume,
+            first_epoch - 1,
+        };
+        if (!(meta = make_meta(&a, &facts, argc + 1, argv - 1))) {
+            errmsg("out of memory");
+            rc = EXIT_RUNTIME;
+            goto done;
+        }
+        fit.checkpoint_path = a.save;
+        fit.checkpoint_every = a.checkpoint_every > 0 ? (size_t)a.checkpoint_every : SIZE_MAX;
+        fit.checkpoint_meta = meta;
+    }
+
     size_t n_train = gn_dataset_n_samples(train.ds), n_test = gn_dataset_n_samples(test.ds);
     size_t n_val = val.ds ? gn_dataset_n_samples(val.ds) : 0;
-    gn_fit_options fit = fit_options(&a);
-    const gn_optimizer_config *oc = &fit.opt;
     if (!a.quiet) {
         printf("data %s: %zu samples (%zu train, %zu val, %zu test), %zu features, %zu %s\n",
                a.train ? train_path : fm.dir, n_file + (test_path ? n_test : 0), n_train, n_val,
                n_test, n_features, n_out, a.regression ? "targets" : "classes");
+        if (fit.resume)
+            printf("resume %s: %zu of %zu epochs done, optimizer step %llu\n", a.resume,
+                   first_epoch - 1, fit.epochs, (unsigned long long)gn_optimizer_steps(opt));
         printf("net ");
         print_sizes(stdout, a.sizes, a.n_sizes);
         printf(" act=%s out=%s loss=%s init=%s seed=%llu standardize=%s impl=%s threads=%d\n",
@@ -1445,21 +2230,47 @@ static int cmd_train(int argc, char **argv)
         fflush(stdout);
     }
 
-    progress pr = {a.quiet, a.regression, 0, 0, a.every, fit.epochs, 0.0};
+    progress pr = {.quiet = a.quiet,
+                   .regression = a.regression,
+                   .every = a.every,
+                   .epochs = fit.epochs,
+                   .stop_after = (size_t)a.stop_after};
     pr.bar = !a.quiet && isatty(STDERR_FILENO);
     fit.on_epoch = on_epoch;
     fit.on_batch = pr.bar ? on_batch : NULL;
     fit.user = &pr;
     gn_fit_result res;
     st = gn_net_fit(net, train.ds, val.ds, &fit, &res);
+    flush_epoch_line(&pr); /* the last epoch run, if --every skipped it */
+    if (st == GN_ERR_DIVERGED) {
+        errmsg("%s", gn_net_last_error(net));
+        /* The diverged weights are never saved: FILE keeps what it had, or this run's last
+         * periodic checkpoint, which was written before the failing epoch. */
+        size_t k = a.checkpoint_every > 0 ? (size_t)a.checkpoint_every : 0;
+        size_t kept = k ? res.epochs - res.epochs % k : 0;
+        if (a.save && kept >= first_epoch)
+            errmsg("training diverged: %s holds the checkpoint of epoch %zu; nothing later was "
+                   "saved",
+                   a.save, kept);
+        else if (a.save)
+            errmsg("training diverged: nothing was saved (%s is unchanged)", a.save);
+        else
+            errmsg("training diverged");
+        rc = EXIT_RUNTIME;
+        goto done;
+    }
     if (st != GN_OK) {
         rc = net_failed(net, st);
         goto done;
     }
-    if (a.save) {
-        char err[512] = "";
-        if ((st = gn_net_save(net, a.save, err, sizeof err)) != GN_OK) {
-            errmsg("%s", err[0] ? err : gn_strerror(st));
+    /* gn_net_fit's checkpoint after the last epoch holds that epoch's weights; if it then
+     * restored a better epoch's, the file gets those, so that eval and predict see the model
+     * this run reports on. */
+    if (a.save && val.ds && fit.restore_best && res.best_epoch > 0 &&
+        res.best_epoch != res.epochs && res.stopped_early != 2) {
+        gn_fit_progress p = {res.epochs, res.best_epoch, res.best_val_loss, gn_net_params(net)};
+        if ((st = gn_checkpoint_save(net, opt, &p, meta, a.save, why, sizeof why)) != GN_OK) {
+            errmsg("%s", why[0] ? why : gn_strerror(st));
             rc = EXIT_RUNTIME;
             goto done;
         }
@@ -1473,6 +2284,8 @@ static int cmd_train(int argc, char **argv)
         if (val.ds)
             printf(" best_epoch=%zu best_val_loss=%.4f%s", res.best_epoch, res.best_val_loss,
                    res.stopped_early == 1 ? " stopped_early=yes" : "");
+        if (res.stopped_early == 2)
+            printf(" stopped_after=%zu", res.epochs);
         if (a.save)
             printf(" saved=%s", a.save);
         printf("\n");
@@ -1490,11 +2303,28 @@ static int cmd_train(int argc, char **argv)
 
 done:
     gn_net_free(net);
+    gn_optimizer_free(opt);
+    free(meta);
     dset_free(&all);
     dset_free(&train);
     dset_free(&val);
     dset_free(&test);
+    resumed_free(&rs);
     return rc;
+}
+
+/* The CSV options the model was trained with, where the command line gives none: a model
+ * trained with --label-column 0 is evaluated on column 0 without being told again. */
+static void model_csv_defaults(gn_csv_options *csv, const cli_args *a, const model_meta *mm)
+{
+    if (!mm->have_csv)
+        return;
+    if (!a->user[O_LABEL_COLUMN])
+        csv->label_column = mm->label_column;
+    if (!a->user[O_HEADER])
+        csv->header = mm->header;
+    if (!a->user[O_DELIMITER])
+        csv->delimiter = mm->delimiter;
 }
 
 /*==== eval ==================================================================================*/
@@ -1507,9 +2337,12 @@ static int cmd_eval(int argc, char **argv)
         return rc;
     gn_net *net = NULL;
     dset test = {0};
-    if ((rc = set_threads(a.threads)) || (rc = load_model(&net, a.model, (gn_impl)a.impl)))
+    model_meta mm;
+    if ((rc = set_threads(a.threads)) || (rc = load_model(&net, &mm, a.model, (gn_impl)a.impl)))
         goto done;
-    int idx = is_idx(a.test), regression = is_regression_model(net);
+    /* What the model was trained as, if its file says; else what its outputs suggest. */
+    int idx = is_idx(a.test),
+        regression = mm.regression >= 0 ? mm.regression : is_regression_model(net);
     if (a.test_labels && !idx) {
         errmsg("--test-labels: %s is read as CSV, whose labels are a column", a.test);
         rc = EXIT_USAGE;
@@ -1521,6 +2354,7 @@ static int cmd_eval(int argc, char **argv)
         goto done;
     }
     gn_csv_options csv = csv_options(&a, regression);
+    model_csv_defaults(&csv, &a, &mm);
     if ((rc = load_data(&test, a.test, a.test_labels, "--test-labels", idx, &csv)))
         goto done;
     size_t ni = gn_net_n_inputs(net), no = gn_net_n_outputs(net);
@@ -1565,9 +2399,10 @@ static int cmd_predict(int argc, char **argv)
     gn_net *net = NULL;
     dset in = {0};
     float *own_x = NULL, *Y = NULL;
-    if ((rc = set_threads(a.threads)) || (rc = load_model(&net, a.model, (gn_impl)a.impl)))
+    model_meta mm;
+    if ((rc = set_threads(a.threads)) || (rc = load_model(&net, &mm, a.model, (gn_impl)a.impl)))
         goto done;
-    if (a.labels && is_regression_model(net)) {
+    if (a.labels && (mm.regression >= 0 ? mm.regression : is_regression_model(net))) {
         errmsg("--labels: %s is a regression model, its outputs are not class scores", a.model);
         rc = EXIT_USAGE;
         goto done;
@@ -1576,6 +2411,10 @@ static int cmd_predict(int argc, char **argv)
     const float *X;
     if (is_idx(a.input)) {
         char err[1024] = "";
+        if (!idx_regular(a.input)) {
+            rc = EXIT_RUNTIME;
+            goto done;
+        }
         gn_status st = gn_dataset_load_idx(&in.ds, a.input, NULL, 0, err, sizeof err);
         if (st != GN_OK) { /* images only: no labels file is needed to predict */
             errmsg("%s", err[0] ? err : gn_strerror(st));
@@ -1593,6 +2432,7 @@ static int cmd_predict(int argc, char **argv)
         }
     } else {
         gn_csv_options csv = csv_options(&a, 0);
+        model_csv_defaults(&csv, &a, &mm);
         if ((rc = read_features_csv(a.input, &csv, ni, &own_x, &n)))
             goto done;
         X = own_x;
@@ -1633,6 +2473,124 @@ done:
     return rc;
 }
 
+/*==== info ==================================================================================*/
+
+/* Prints what a model file or checkpoint holds, after every check of the loader. */
+static int info_file(const char *path)
+{
+    gn_checkpoint *ck = NULL;
+    int rc = load_checkpoint(&ck, path);
+    if (rc)
+        return rc;
+    gn_checkpoint_info fi;
+    gn_checkpoint_get_info(ck, &fi);
+    const gn_net *net = gn_checkpoint_net(ck);
+    size_t L = gn_net_n_layers(net);
+    printf("file: %s, %llu bytes\n", path, (unsigned long long)fi.file_bytes);
+    printf("format: version %u, %u sections: ARCH%s PARM%s%s%s%s", fi.format_version, fi.n_sections,
+           fi.has_scaling ? " SCAL" : "", fi.has_optimizer ? " OPTM" : "",
+           fi.has_rng ? " RNGS" : "", fi.has_progress ? " PROG" : "", fi.has_meta ? " PROV" : "");
+    if (fi.n_skipped)
+        printf(" and %u unknown (skipped)", fi.n_skipped);
+    printf("\nchecksum: crc32 0x%08x, checksum ok\n", fi.crc);
+    printf("network: layers ");
+    for (size_t l = 0; l <= L; l++)
+        printf("%s%zu", l ? "," : "", gn_net_layer_size(net, l));
+    printf(", activations ");
+    for (size_t l = 1; l <= L; l++)
+        printf("%s%s", l > 1 ? "," : "", name_of(output_acts, gn_net_layer_act(net, l)));
+    printf(", loss %s, %zu parameters\n", name_of(losses, gn_net_loss(net)), gn_net_n_params(net));
+    const float *im = NULL, *is = NULL, *om = NULL, *os = NULL;
+    gn_net_input_scaling(net, &im, &is);
+    gn_net_output_scaling(net, &om, &os);
+    printf("scaling: inputs %s, outputs %s\n", im ? "standardised" : "none",
+           om ? "standardised" : "none");
+    gn_optimizer *opt = gn_checkpoint_take_optimizer(ck);
+    if (opt) {
+        gn_optimizer_config c;
+        gn_optimizer_get_config(opt, &c);
+        printf("optimizer: %s, lr %g (now %g), step %llu", name_of(optimizers, c.kind),
+               (double)c.lr, (double)gn_optimizer_lr(opt),
+               (unsigned long long)gn_optimizer_steps(opt));
+        if (c.kind == GN_OPT_MOMENTUM || c.kind == GN_OPT_NESTEROV)
+            printf(", momentum %g", (double)c.momentum);
+        if (c.kind == GN_OPT_RMSPROP)
+            printf(", rho %g, eps %g", (double)c.rho, (double)c.eps);
+        if (c.kind == GN_OPT_ADAM || c.kind == GN_OPT_ADAMW)
+            printf(", beta1 %g, beta2 %g, eps %g", (double)c.beta1, (double)c.beta2, (double)c.eps);
+        printf(", weight decay %g, l2 %g, clip %g\n", (double)c.weight_decay, (double)c.l2,
+               (double)c.clip_norm);
+        gn_optimizer_free(opt);
+    } else {
+        printf("optimizer: none (a model only: it cannot be resumed)\n");
+    }
+    gn_fit_progress p;
+    if (gn_checkpoint_progress(ck, &p)) {
+        printf("progress: %zu epochs done", p.epochs_done);
+        if (p.best_epoch)
+            printf(", best epoch %zu (val loss %.6g)%s", p.best_epoch, p.best_val_loss,
+                   p.best_params ? ", its parameters kept" : "");
+        else
+            printf(", no validation");
+        printf("\n");
+    } else {
+        printf("progress: none\n");
+    }
+    printf("rng: %s\n", fi.has_rng ? "saved (shuffling and dropout continue on resume)"
+                                   : "none (seeded with 1 on load)");
+    const char *meta = gn_checkpoint_meta(ck);
+    printf("provenance:%s\n", meta[0] ? "" : " none");
+    for (const char *line = meta; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        printf("  %.*s\n", (int)len, line);
+        line += len + (nl != NULL);
+    }
+    gn_checkpoint_free(ck);
+    return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
+}
+
+/* The BLAS in use and how it threads, for bug reports and performance questions. */
+static int info_blas(void)
+{
+    gn_blas_info bi;
+    gn_blas_get_info(&bi);
+    printf("gemmnet %s\n", gn_version());
+    printf("blas: %s\n", bi.config);
+    printf("blas_core: %s\n", bi.corename[0] ? bi.corename : "unknown");
+    printf("blas_threading: %s\n", gn_blas_parallel_name(bi.parallel));
+    printf("blas_threads: %d\n", bi.threads);
+    printf("cores: %d\n", bi.cores);
+    return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    const char *file = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_usage(stdout, info_text);
+            return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
+        }
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] == '-' && arg[1] != '\0') {
+            errmsg("unknown option '%s'", arg);
+        } else if (file) {
+            errmsg("info takes one FILE (got '%s' and '%s')", file, arg);
+        } else if (arg[0] == '\0') {
+            errmsg("info: empty file name");
+        } else {
+            file = strcmp(arg, "-") == 0 ? "/dev/stdin" : arg;
+            continue;
+        }
+        fprintf(stderr, "Try 'gemmnet info --help'.\n");
+        return EXIT_USAGE;
+    }
+    return file ? info_file(file) : info_blas();
+}
+
 /*==== main ==================================================================================*/
 
 static const struct {
@@ -1643,6 +2601,7 @@ static const struct {
     {"train", cmd_train, train_text},
     {"eval", cmd_eval, eval_text},
     {"predict", cmd_predict, predict_text},
+    {"info", cmd_info, info_text},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -1669,6 +2628,8 @@ int main(int argc, char **argv)
             errmsg("help takes at most one command");
             return EXIT_USAGE;
         }
+        if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0))
+            argc = 2; /* help about help: the general help */
         for (int i = 0; argc == 3 && i < N_COMMANDS; i++)
             if (strcmp(argv[2], commands[i].name) == 0) {
                 print_usage(stdout, commands[i].usage);
