@@ -324,8 +324,24 @@ static gn_status check_length(const reader *r, const section *s, const char *nam
     return GN_OK;
 }
 
-/* Decodes and checks ARCH, then creates the network it describes. */
-static gn_status load_arch(const reader *r, const section *s, gn_net **out)
+/* PARM's count and length against the n parameters ARCH implies: checked before the network
+ * is allocated, so that a small file cannot make the reader build a large network. */
+static gn_status check_params(const reader *r, const section *s, size_t n)
+{
+    if (s->n < 8)
+        return fail_at(r, GN_ERR_SECTION, s->at + 8,
+                       "PARM length %" PRIu64 " is shorter than its 8-byte count", s->n);
+    uint64_t count = get_u64(r->buf + s->pay);
+    if (count != n)
+        return fail_at(r, GN_ERR_VALUE, s->pay,
+                       "PARM holds %" PRIu64 " parameters, the architecture has %zu", count, n);
+    char what[64];
+    gn__format(what, sizeof what, "its %zu parameters", n);
+    return check_length(r, s, "PARM", 8 + 4 * (uint64_t)n, what);
+}
+
+/* Decodes and checks ARCH and PARM's size, then creates the network ARCH describes. */
+static gn_status load_arch(const reader *r, const section *s, const section *parm, gn_net **out)
 {
     const uint8_t *p = r->buf + s->pay;
     if (s->n < ARCH_FIXED)
@@ -386,6 +402,9 @@ static gn_status load_arch(const reader *r, const section *s, gn_net **out)
     char why[256];
     if (gn_net_config_check(&cfg, why, sizeof why) != GN_OK)
         return fail_at(r, GN_ERR_VALUE, s->pay, "ARCH describes no valid network: %s", why);
+    st = check_params(r, parm, n_params);
+    if (st != GN_OK)
+        return st;
     st = gn_net_create(out, &cfg);
     if (st != GN_OK)
         return fail_at(r, st, s->pay, "cannot create a network of %zu parameters: %s", n_params,
@@ -434,20 +453,7 @@ static gn_status read_floats(const reader *r, const gn_net *net, size_t at, size
 
 static gn_status load_params(const reader *r, const section *s, gn_net *net)
 {
-    if (s->n < 8)
-        return fail_at(r, GN_ERR_SECTION, s->at + 8,
-                       "PARM length %" PRIu64 " is shorter than its 8-byte count", s->n);
-    uint64_t count = get_u64(r->buf + s->pay);
-    size_t n = gn_net_n_params(net);
-    if (count != n)
-        return fail_at(r, GN_ERR_VALUE, s->pay,
-                       "PARM holds %" PRIu64 " parameters, the architecture has %zu", count, n);
-    char what[64];
-    gn__format(what, sizeof what, "its %zu parameters", n);
-    gn_status st = check_length(r, s, "PARM", 8 + 4 * (uint64_t)n, what);
-    if (st == GN_OK)
-        st = read_floats(r, net, s->pay + 8, n, net->params, "parameter");
-    return st;
+    return read_floats(r, net, s->pay + 8, gn_net_n_params(net), net->params, "parameter");
 }
 
 /* One mean/std block of SCAL: n means then n standard deviations at offset at. */
@@ -753,7 +759,7 @@ static gn_status parse(const reader *r, gn_checkpoint **out)
     gn_checkpoint *ck = calloc(1, sizeof *ck);
     if (!ck)
         return fail_at(r, GN_ERR_NOMEM, 0, "out of memory");
-    st = load_arch(r, &sec[S_ARCH], &ck->net);
+    st = load_arch(r, &sec[S_ARCH], &sec[S_PARM], &ck->net);
     if (st == GN_OK)
         st = load_params(r, &sec[S_PARM], ck->net);
     if (st == GN_OK && sec[S_SCAL].n != UINT64_MAX)

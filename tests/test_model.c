@@ -886,6 +886,42 @@ static bytes file_with(const arch *a, size_t n_params)
     return b;
 }
 
+/* Current virtual memory size of this process in bytes (Linux), 0 if unknown. */
+static size_t vm_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A file of a few hundred bytes whose ARCH implies many parameters (sizes 1, 2^20, 200: 2.1e8) must
+ * be refused from PARM's count before the network is built: under an address-space limit of
+ * 256 MiB above what the process already has, building it (over 2 GiB) would fail with
+ * GN_ERR_NOMEM instead of the format error. (Found by fuzz_model.) */
+Test(model, small_file_cannot_allocate_a_large_network)
+{
+    arch a = arch_342();
+    a.sizes[0] = 1;
+    a.sizes[1] = (uint64_t)1 << 20;
+    a.sizes[2] = 200;
+    bytes b = file_with(&a, 0);
+    cr_assert_lt(b.n, 200u);
+    struct rlimit lim;
+    cr_assert_eq(getrlimit(RLIMIT_AS, &lim), 0);
+    size_t now = vm_bytes();
+    cr_assert_gt(now, 0u);
+    lim.rlim_cur = now + ((size_t)256 << 20);
+    cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+    expect_reject(b.p, b.n, GN_ERR_VALUE, "PARM holds 0 parameters, the architecture has",
+                  NULL);
+    free(b.p);
+}
+
 Test(model, hand_built_file_loads)
 {
     arch a = arch_342();

@@ -332,48 +332,9 @@ static void checkpoint_one(const uint8_t *data, size_t size, gn_status net_statu
     gn_checkpoint_free(ck);
 }
 
-/* KNOWN BUG, lib/io_model.c (see tests/fuzz/regressions/model/ and docs/robustness.md): the
- * reader creates the whole network ARCH describes (parameters, gradients, a workspace for 128
- * samples, random initial values) before it compares PARM's count with ARCH, so a file of a
- * few hundred bytes costs gigabytes and many seconds before it is rejected, which libFuzzer
- * reports as a timeout or out-of-memory. Until the reader checks PARM first, inputs whose
- * network would take more than 256 MiB but whose bytes cannot hold its parameters are not
- * loaded (the reader rejects every one of them, only too late). Delete this with the fix. */
-static bool known_bug_parm_after_alloc(const uint8_t *b, size_t len)
-{
-    if (len < 36 || memcmp(b, "\x89GNN\r\n\x1a\n", 8) != 0)
-        return false;
-    size_t pos = get_u32le(b + 16);
-    for (uint32_t i = 0, n = get_u32le(b + 20); i < n && i < 1024; i++) {
-        if (pos > len - 4 || len - 4 - pos < 16)
-            return false;
-        const uint8_t *p = b + pos + 16;
-        uint64_t plen = get_u32le(b + pos + 8) | (uint64_t)get_u32le(b + pos + 12) << 32;
-        if (plen > len - 4 - pos - 16)
-            return false;
-        uint32_t L = plen >= 16 ? get_u32le(p) : 0;
-        if (memcmp(b + pos, "ARCH", 4) == 0 && L >= 1 && L <= 64 && plen >= 16 + 8 * (L + 1)) {
-            uint64_t P = 0, units = 0, prev = 0;
-            for (uint32_t l = 0; l <= L; l++) {
-                uint64_t w = get_u32le(p + 16 + 8 * l) | (uint64_t)get_u32le(p + 20 + 8 * l) << 32;
-                if (w < 1 || w > (1u << 20))
-                    return false;
-                P += l ? w * prev + w : 0;
-                units += w;
-                prev = w;
-            }
-            return 4 * (2 * P + 2 * 128 * units) > (1u << 28) && len < 8 + 4 * P;
-        }
-        pos += 16 + (size_t)plen;
-    }
-    return false;
-}
-
 static void model_one(const uint8_t *data, size_t size)
 {
     static const char target[] = "fuzz_model";
-    if (known_bug_parm_after_alloc(data, size))
-        return;
     char err[ERRLEN];
     memset(err, 'x', sizeof err);
     gn_net *net = (gn_net *)&err; /* must be overwritten */
