@@ -432,6 +432,20 @@ static void describe_param(const gn_net *net, size_t i, char *buf, size_t len)
     gn__format(buf, len, "out of range");
 }
 
+/* Index of the first NaN or infinity in x[0..n) (n if none), and where it sits in the
+ * parameter layout, for messages. */
+static size_t first_nonfinite(const gn_net *net, const float *x, size_t n, char *where,
+                              size_t len)
+{
+    if (gn__all_finite(x, n))
+        return n;
+    size_t i = 0;
+    while (!nonfinite(x[i]))
+        i++;
+    describe_param(net, i, where, len);
+    return i;
+}
+
 /* Decodes n floats at offset at into dst; a non-finite one is an error naming it. what
  * describes the vector ("parameter", "best parameter", "optimizer state 1 entry"). */
 static gn_status read_floats(const reader *r, const gn_net *net, size_t at, size_t n, float *dst,
@@ -440,13 +454,10 @@ static gn_status read_floats(const reader *r, const gn_net *net, size_t at, size
     const uint8_t *p = r->buf + at;
     for (size_t i = 0; i < n; i++)
         dst[i] = get_f32(p + 4 * i);
-    if (gn__all_finite(dst, n))
-        return GN_OK;
-    size_t i = 0;
-    while (!nonfinite(dst[i]))
-        i++;
     char where[96];
-    describe_param(net, i, where, sizeof where);
+    size_t i = first_nonfinite(net, dst, n, where, sizeof where);
+    if (i == n)
+        return GN_OK;
     return fail_at(r, GN_ERR_NONFINITE, at + 4 * i, "%s %zu (%s) is %g", what, i, where,
                    (double)dst[i]);
 }
@@ -1296,13 +1307,10 @@ static void sync_dir(const char *path)
 static bool report_nonfinite(const gn_net *net, const float *x, size_t n, const char *path,
                              const char *what, char *err, size_t errlen)
 {
-    if (gn__all_finite(x, n))
-        return false;
-    size_t i = 0;
-    while (!nonfinite(x[i]))
-        i++;
     char where[96];
-    describe_param(net, i, where, sizeof where);
+    size_t i = first_nonfinite(net, x, n, where, sizeof where);
+    if (i == n)
+        return false;
     gn__format(err, errlen, "%s: %s %zu (%s) is %g; nothing was written", path, what, i, where,
                (double)x[i]);
     return true;
