@@ -87,11 +87,15 @@ static gn_status check_data(gn_net *net, const gn_dataset *ds, const char *which
                         which, ds->n_features, ds->n_outputs, ni, no);
     size_t j;
     if (!gn__columns_finite(ds->X, ni, ds->ldx, ds->n, &j))
-        return gn__fail(net, GN_ERR_NONFINITE, "gn_net_fit: %s sample %zu has a NaN or infinite "
-                        "input", which, j);
+        return gn__fail(net, GN_ERR_NONFINITE,
+                        "gn_net_fit: %s sample %zu has a NaN or infinite "
+                        "input",
+                        which, j);
     if (!gn__columns_finite(ds->Y, no, ds->ldy, ds->n, &j))
-        return gn__fail(net, GN_ERR_NONFINITE, "gn_net_fit: %s sample %zu has a NaN or infinite "
-                        "target", which, j);
+        return gn__fail(net, GN_ERR_NONFINITE,
+                        "gn_net_fit: %s sample %zu has a NaN or infinite "
+                        "target",
+                        which, j);
     return GN_OK;
 }
 
@@ -118,9 +122,9 @@ typedef struct fit_state {
     gn_optimizer *opt;
     bool own_opt;
     size_t *perm;
-    float *best;   /* parameters after the best epoch (restore_best with validation) */
+    float *best; /* parameters after the best epoch (restore_best with validation) */
     bool have_best;
-    float *good;   /* parameters at the start of the epoch: the last known good ones */
+    float *good; /* parameters at the start of the epoch: the last known good ones */
 } fit_state;
 
 /* One epoch of mini-batch steps over train in perm order; *loss_sum gets Σ batch loss · m. */
@@ -227,8 +231,8 @@ static gn_status write_checkpoint(gn_net *net, const gn_fit_options *o, const fi
     gn_fit_progress p = {res->epochs, res->best_epoch, res->best_val_loss,
                          fs->have_best ? fs->best : NULL};
     char why[sizeof net->err - 32];
-    gn_status st = gn_checkpoint_save(net, fs->opt, &p, o->checkpoint_meta, o->checkpoint_path,
-                                      why, sizeof why);
+    gn_status st = gn_checkpoint_save(net, fs->opt, &p, o->checkpoint_meta, o->checkpoint_path, why,
+                                      sizeof why);
     if (st != GN_OK)
         return gn__fail(net, st, "gn_net_fit: checkpoint: %s", why);
     return GN_OK;
@@ -308,8 +312,8 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
         if (val) {
             /* in chunks of the training batch, not of the workspace: a resumed network may
              * have a larger workspace, and must still see the same losses bit for bit */
-            gn__evaluate(net, val->X, val->ldx, val->Y, val->ldy, val->n, o->batch,
-                         &info.val_loss, &info.val_accuracy);
+            gn__evaluate(net, val->X, val->ldx, val->Y, val->ldy, val->n, o->batch, &info.val_loss,
+                         &info.val_accuracy);
             if (info.val_loss < res.best_val_loss || isnan(res.best_val_loss)) {
                 res.best_val_loss = info.val_loss;
                 res.best_epoch = epoch;

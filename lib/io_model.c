@@ -39,7 +39,7 @@ enum {
     DEFAULT_BATCH = 128,
     OPTM_FIXED = 64, /* kind, 9 configuration floats, lr, t, count, number of vectors */
     RNGS_LEN = 32,
-    PROG_FIXED = 28, /* epochs done, best epoch, best loss, flags */
+    PROG_FIXED = 28,         /* epochs done, best epoch, best loss, flags */
     MAX_META = 1 << 20,      /* reader limit on PROV */
     MAX_USER_META = 1 << 16, /* writer limit on the caller's part of it */
     WRITE_CHUNK = 1 << 16,
@@ -155,8 +155,8 @@ static const uint32_t KNOWN_TAGS[S_COUNT] = {TAG_ARCH, TAG_SCAL, TAG_PARM, TAG_O
                                              TAG_RNGS, TAG_PROG, TAG_PROV};
 /* ARCH, SCAL and PARM change what the network computes: REQUIRED. The rest only matter for
  * resuming or for the record, so an older reader may skip them. */
-static const uint32_t KNOWN_FLAGS[S_COUNT] = {SECTION_REQUIRED, SECTION_REQUIRED,
-                                              SECTION_REQUIRED, 0, 0, 0, 0};
+static const uint32_t KNOWN_FLAGS[S_COUNT] = {
+    SECTION_REQUIRED, SECTION_REQUIRED, SECTION_REQUIRED, 0, 0, 0, 0};
 
 struct gn_checkpoint {
     gn_net *net;
@@ -209,8 +209,8 @@ static gn_status check_header(const reader *r, size_t *first, uint32_t *n_sectio
                        "unknown header flags 0x%08" PRIx32 " (from a newer gemmnet?)", flags);
     uint32_t header_len = get_u32(b + 16);
     if (header_len < HEADER_LEN || header_len > MAX_HEADER_LEN)
-        return fail_at(r, GN_ERR_LIMIT, 16, "header length %" PRIu32 " not in [%d, %d]",
-                       header_len, HEADER_LEN, MAX_HEADER_LEN);
+        return fail_at(r, GN_ERR_LIMIT, 16, "header length %" PRIu32 " not in [%d, %d]", header_len,
+                       HEADER_LEN, MAX_HEADER_LEN);
     *n_sections = get_u32(b + 20);
     if (*n_sections < 2 || *n_sections > MAX_SECTIONS)
         return fail_at(r, GN_ERR_LIMIT, 20,
@@ -319,8 +319,8 @@ static gn_status check_length(const reader *r, const section *s, const char *nam
 {
     if (s->n != want)
         return fail_at(r, GN_ERR_SECTION, s->at + 8,
-                       "%s length %" PRIu64 " does not match %s (%" PRIu64 " bytes expected)",
-                       name, s->n, what, want);
+                       "%s length %" PRIu64 " does not match %s (%" PRIu64 " bytes expected)", name,
+                       s->n, what, want);
     return GN_OK;
 }
 
@@ -434,8 +434,7 @@ static void describe_param(const gn_net *net, size_t i, char *buf, size_t len)
 
 /* Index of the first NaN or infinity in x[0..n) (n if none), and where it sits in the
  * parameter layout, for messages. */
-static size_t first_nonfinite(const gn_net *net, const float *x, size_t n, char *where,
-                              size_t len)
+static size_t first_nonfinite(const gn_net *net, const float *x, size_t n, char *where, size_t len)
 {
     if (gn__all_finite(x, n))
         return n;
@@ -473,8 +472,8 @@ static gn_status check_scaling(const reader *r, size_t at, size_t n, const char 
     for (size_t i = 0; i < n; i++) {
         float m = get_f32(r->buf + at + 4 * i);
         if (!isfinite(m))
-            return fail_at(r, GN_ERR_NONFINITE, at + 4 * i, "%s mean[%zu] = %g is not finite",
-                           what, i, (double)m);
+            return fail_at(r, GN_ERR_NONFINITE, at + 4 * i, "%s mean[%zu] = %g is not finite", what,
+                           i, (double)m);
     }
     for (size_t i = 0; i < n; i++) {
         size_t o = at + 4 * (n + i);
@@ -554,15 +553,15 @@ static gn_status load_rng(const reader *r, const section *s, gn_net *net)
     for (int i = 0; i < 4; i++)
         any |= rng.s[i] = get_u64(r->buf + s->pay + 8 * (size_t)i);
     if (any == 0)
-        return fail_at(r, GN_ERR_VALUE, s->pay, "RNG state is all zero (xoshiro256** needs a "
-                                                "non-zero state)");
+        return fail_at(r, GN_ERR_VALUE, s->pay,
+                       "RNG state is all zero (xoshiro256** needs a "
+                       "non-zero state)");
     net->rng = rng;
     return GN_OK;
 }
 
 /* OPTM: configuration, current lr, step count and state vectors. */
-static gn_status load_optimizer(const reader *r, const section *s, gn_net *net,
-                                gn_optimizer **out)
+static gn_status load_optimizer(const reader *r, const section *s, gn_net *net, gn_optimizer **out)
 {
     const uint8_t *p = r->buf + s->pay;
     if (s->n < OPTM_FIXED)
@@ -589,8 +588,8 @@ static gn_status load_optimizer(const reader *r, const section *s, gn_net *net,
     if (st != GN_OK)
         return st;
     gn_optimizer_config cfg = {.kind = (gn_opt)kind};
-    float *fields[9] = {&cfg.lr,    &cfg.momentum,     &cfg.rho, &cfg.beta1,    &cfg.beta2,
-                        &cfg.eps,   &cfg.weight_decay, &cfg.l2,  &cfg.clip_norm};
+    float *fields[9] = {&cfg.lr,  &cfg.momentum,     &cfg.rho, &cfg.beta1,    &cfg.beta2,
+                        &cfg.eps, &cfg.weight_decay, &cfg.l2,  &cfg.clip_norm};
     for (int i = 0; i < 9; i++)
         *fields[i] = get_f32(p + 4 + 4 * (size_t)i);
     float lr = get_f32(p + 40);
@@ -615,8 +614,10 @@ static gn_status load_optimizer(const reader *r, const section *s, gn_net *net,
         bool squares = (kind == GN_OPT_RMSPROP && v == 0) || v == 1;
         for (size_t i = 0; squares && st == GN_OK && i < n; i++)
             if (vec[v][i] < 0.0f)
-                st = fail_at(r, GN_ERR_VALUE, at + 4 * i, "%s %zu = %g: a mean square cannot be "
-                             "negative", what, i, (double)vec[v][i]);
+                st = fail_at(r, GN_ERR_VALUE, at + 4 * i,
+                             "%s %zu = %g: a mean square cannot be "
+                             "negative",
+                             what, i, (double)vec[v][i]);
     }
     if (st != GN_OK) {
         gn_optimizer_free(opt);
@@ -639,8 +640,8 @@ static gn_status load_progress(const reader *r, const section *s, gn_checkpoint 
     double loss;
     memcpy(&loss, &bits, sizeof loss);
     if (done > MAX_EPOCHS)
-        return fail_at(r, GN_ERR_LIMIT, s->pay, "%" PRIu64 " epochs done: more than %" PRIu64,
-                       done, (uint64_t)MAX_EPOCHS);
+        return fail_at(r, GN_ERR_LIMIT, s->pay, "%" PRIu64 " epochs done: more than %" PRIu64, done,
+                       (uint64_t)MAX_EPOCHS);
     if (best > done)
         return fail_at(r, GN_ERR_VALUE, s->pay + 8,
                        "best epoch %" PRIu64 " is after the %" PRIu64 " epochs done", best, done);
@@ -697,8 +698,11 @@ static const char *check_meta(const char *text, size_t n, size_t *bad)
             key = false, eq = true;
         }
         /* UTF-8: a lead byte and its continuation bytes, no overlong forms or surrogates */
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                  : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xe0) == 0xc0 ? 2
+                     : (c & 0xf0) == 0xe0 ? 3
+                     : (c & 0xf8) == 0xf0 ? 4
+                                          : 0;
         if (len == 0 || n - i < len)
             return "invalid UTF-8";
         uint32_t cp = len == 1 ? c : c & (0x7fu >> len);
@@ -1379,8 +1383,8 @@ static gn_status save_file(const gn_net *net, const extras *x, const char *path,
     if (err && errlen)
         err[0] = '\0';
     if (!net || !path) {
-        gn__format(err, errlen, "%s: %s is NULL", x->checkpoint ? "gn_checkpoint_save" :
-                   "gn_net_save", !net ? "net" : "path");
+        gn__format(err, errlen, "%s: %s is NULL",
+                   x->checkpoint ? "gn_checkpoint_save" : "gn_net_save", !net ? "net" : "path");
         return GN_ERR_NULL;
     }
     gn_status st = check_saveable(net, x, path, err, errlen);

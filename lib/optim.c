@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 void gn_optimizer_config_defaults(gn_optimizer_config *cfg, gn_opt kind)
 {
     if (!cfg)

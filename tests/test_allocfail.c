@@ -31,10 +31,10 @@ void __real_free(void *p);
 
 /*---- the hook: counting, failing the n-th, remembering what is live ----*/
 
-static bool armed;       /* counting and tracking only between arm() and disarm() */
-static size_t fail_at;   /* 1-based index of the allocation to fail; 0 = none */
-static size_t n_allocs;  /* allocations attempted since arm() */
-static size_t n_failed;  /* allocations failed since arm() */
+static bool armed;        /* counting and tracking only between arm() and disarm() */
+static size_t fail_at;    /* 1-based index of the allocation to fail; 0 = none */
+static size_t n_allocs;   /* allocations attempted since arm() */
+static size_t n_failed;   /* allocations failed since arm() */
 enum { SLOTS = 1 << 14 }; /* open addressing; far more than any operation here keeps live */
 static void *live[SLOTS];
 static size_t n_live;

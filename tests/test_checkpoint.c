@@ -76,8 +76,8 @@ static void fix_crc(uint8_t *b, size_t n) { wr32(b + n - 4, (uint32_t)crc32(0, b
 /* Offset of the section header with this tag (walking header_len and the lengths), or 0. */
 static size_t find_section(const uint8_t *b, size_t n, const char *tag)
 {
-    uint32_t want = (uint32_t)tag[0] | (uint32_t)tag[1] << 8 | (uint32_t)tag[2] << 16 |
-                    (uint32_t)tag[3] << 24;
+    uint32_t want =
+        (uint32_t)tag[0] | (uint32_t)tag[1] << 8 | (uint32_t)tag[2] << 16 | (uint32_t)tag[3] << 24;
     size_t pos = rd32(b + 16);
     for (uint32_t i = 0; i < rd32(b + 20) && pos + 16 <= n - 4; i++) {
         if (rd32(b + pos) == want)
@@ -154,8 +154,8 @@ Test(checkpoint, round_trip_keeps_everything)
         const char *meta = "seed=7\nlabel=a=b\nnote=\xce\xbb \xe2\x9c\x93\nseed=8\n";
         const char *path = tmp_file("ck.gnn");
         char err[512];
-        cr_assert_eq(gn_checkpoint_save(net, opt, &prog, meta, path, err, sizeof err), GN_OK,
-                     "%s", err);
+        cr_assert_eq(gn_checkpoint_save(net, opt, &prog, meta, path, err, sizeof err), GN_OK, "%s",
+                     err);
 
         gn_checkpoint *ck = load_ok(path);
         const gn_net *got = gn_checkpoint_net(ck);
@@ -380,7 +380,8 @@ Test(checkpoint, resumed_fit_is_bit_identical)
         gn_fit_result rc;
         cr_assert_eq(gn_net_fit(r, d.train, d.val, &oc, &rc), GN_OK, "%s", gn_net_last_error(r));
         cr_assert_eq(rc.epochs, ra.epochs, "case %zu", c);
-        cr_assert_eq(rc.best_epoch, ra.best_epoch, "case %zu: %zu vs %zu (%.17g vs %.17g)", c, rc.best_epoch, ra.best_epoch, rc.best_val_loss, ra.best_val_loss);
+        cr_assert_eq(rc.best_epoch, ra.best_epoch, "case %zu: %zu vs %zu (%.17g vs %.17g)", c,
+                     rc.best_epoch, ra.best_epoch, rc.best_val_loss, ra.best_val_loss);
         cr_assert_eq(rc.best_val_loss, ra.best_val_loss, "case %zu", c);
         cr_assert_eq(rc.stopped_early, ra.stopped_early, "case %zu", c);
         cr_assert(same_floats(gn_net_params(r), gn_net_params(a), gn_net_n_params(a)),
@@ -439,8 +440,7 @@ Test(checkpoint, periodic_checkpoints_are_written)
     cr_assert_eq(p.best_epoch, 0u);
     cr_assert(isnan(p.best_val_loss));
     cr_assert_null(p.best_params);
-    cr_assert(same_floats(gn_checkpoint_net(ck)->params, gn_net_params(net),
-                          gn_net_n_params(net)));
+    cr_assert(same_floats(gn_checkpoint_net(ck)->params, gn_net_params(net), gn_net_n_params(net)));
     gn_checkpoint_free(ck);
     gn_net_free(net);
     free_data(&d);
@@ -572,7 +572,7 @@ Test(checkpoint, invalid_extra_sections)
     /* OPTM: kind, config, lr, t, count, vectors (offsets in docs/format.md) */
     expect_edit("OPTM", 0, 4, 6, 0, GN_ERR_VALUE, "unknown optimizer 6");
     expect_edit("OPTM", 0, 4, GN_OPT_MOMENTUM, 0, GN_ERR_VALUE, "kind has 1"); /* 2 stored */
-    expect_edit("OPTM", 16, -4, 0, 1.0f, GN_ERR_VALUE, "beta1 and beta2");          /* beta1 */
+    expect_edit("OPTM", 16, -4, 0, 1.0f, GN_ERR_VALUE, "beta1 and beta2");     /* beta1 */
     expect_edit("OPTM", 40, -4, 0, 0.0f, GN_ERR_VALUE, "current learning rate 0");
     expect_edit("OPTM", 52, 8, P + 1, 0, GN_ERR_VALUE, "for 27 parameters");
     expect_edit("OPTM", 60, 4, 1, 0, GN_ERR_VALUE, "1 state vectors; this optimizer kind has 2");
@@ -614,8 +614,8 @@ Test(checkpoint, save_refuses_what_load_would_refuse)
     gn_optimizer *opt = stepped_optimizer(net, GN_OPT_ADAM);
     const char *path = tmp_file("bad.gnn");
     char err[512];
-    const char *bad_meta[] = {"no newline", "=v\n", "k\n", "k=v\n\n", "k=\xff\n",
-                              "k=\xed\xa0\x80\n" /* a surrogate */};
+    const char *bad_meta[] = {"no newline", "=v\n",     "k\n",
+                              "k=v\n\n",    "k=\xff\n", "k=\xed\xa0\x80\n" /* a surrogate */};
     for (size_t i = 0; i < sizeof bad_meta / sizeof bad_meta[0]; i++) {
         cr_assert_eq(gn_checkpoint_save(net, opt, NULL, bad_meta[i], path, err, sizeof err),
                      GN_ERR_ARG, "meta %zu accepted", i);
@@ -640,8 +640,7 @@ Test(checkpoint, save_refuses_what_load_would_refuse)
     cr_assert_eq(gn_checkpoint_save(net, opt, &p, NULL, path, err, sizeof err), GN_ERR_NONFINITE);
     cr_assert(strstr(err, "best parameter 4") != NULL, "%s", err);
     opt->s2[7] = INFINITY;
-    cr_assert_eq(gn_checkpoint_save(net, opt, NULL, NULL, path, err, sizeof err),
-                 GN_ERR_NONFINITE);
+    cr_assert_eq(gn_checkpoint_save(net, opt, NULL, NULL, path, err, sizeof err), GN_ERR_NONFINITE);
     cr_assert(strstr(err, "optimizer state 2 entry 7") != NULL, "%s", err);
 
     /* an optimizer made for another network */

@@ -874,8 +874,7 @@ Test(fit_errors, foreign_optimizer_changes_nothing)
     free(Y);
 }
 
-static void shrink_workspace(gn_net *net, size_t epoch, size_t batch, size_t n_batches,
-                             void *user)
+static void shrink_workspace(gn_net *net, size_t epoch, size_t batch, size_t n_batches, void *user)
 {
     (void)epoch, (void)batch, (void)n_batches, (void)user;
     gn_net_reserve(net, 1);

@@ -917,8 +917,7 @@ Test(model, small_file_cannot_allocate_a_large_network)
     cr_assert_gt(now, 0u);
     lim.rlim_cur = now + ((size_t)256 << 20);
     cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
-    expect_reject(b.p, b.n, GN_ERR_VALUE, "PARM holds 0 parameters, the architecture has",
-                  NULL);
+    expect_reject(b.p, b.n, GN_ERR_VALUE, "PARM holds 0 parameters, the architecture has", NULL);
     free(b.p);
 }
 
@@ -1018,8 +1017,8 @@ Test(model, absurd_sizes_are_rejected_before_allocating)
     b = file_with(&a, 26);
     set_u64(b.p + 32 + 8, (uint64_t)1 << 63);
     fix_crc(b.p, b.n);
-    expect_reject(b.p, b.n, GN_ERR_SECTION, "offset 40:", "section ARCH: length 9223372036854775808",
-                  "exceeds", NULL);
+    expect_reject(b.p, b.n, GN_ERR_SECTION,
+                  "offset 40:", "section ARCH: length 9223372036854775808", "exceeds", NULL);
     /* a section length one byte too long */
     set_u64(b.p + 40, 16 + 3 * 8 + 2 * 4 + 1);
     fix_crc(b.p, b.n);
