@@ -569,15 +569,16 @@ GN_API void gn_csv_options_defaults(gn_csv_options *opt);
  *  characters and is read with strtod, which follows the process's LC_NUMERIC locale (a host
  *  that sets a decimal-comma locale must switch to "C" around the call). Surrounding blanks
  *  and double quotes are not part of a field, and a quoted field cannot contain the
- *  delimiter. Lines end in "\n" or "\r\n"; a leading UTF-8 byte-order mark and blank lines
- *  are skipped. With header = −1 the first line is a header if any of its fields, the label
+ *  delimiter. Lines end in "\n" or "\r\n" and are at most 8 MiB long; a leading UTF-8
+ *  byte-order mark and blank lines are skipped. nan, inf and infinity (any case) are read
+ *  as numbers and then refused as non-finite. With header = −1 the first line is a header if any of its fields, the label
  *  included, is not a number (so a headerless file with string labels needs header = 0).
  *  On failure *out is NULL and, if err is not NULL, a message naming the line and column
  *  (both counted from 1, the column among all columns) of the first bad field is written to
  *  err (errlen bytes, always NUL-terminated). opt may be NULL for defaults.
  *  Returns GN_ERR_NULL, GN_ERR_ARG (header or regression out of range, label_column < −1, a
  *  delimiter that is NUL, a line end, '"', a letter, a digit, '.', '+' or '−'), GN_ERR_IO (cannot
- * open or read), GN_ERR_FORMAT (bad field, ragged line, no data, fewer than 2 columns, label column
+ * open or read), GN_ERR_FORMAT (bad field, ragged or over-long line, no data, fewer than 2 columns, label column
  * out of range, label out of range or of the other kind than the first row's), GN_ERR_NONFINITE
  * (NaN or infinity in a feature, or a value beyond the float range), GN_ERR_NOMEM. Thread-safe. */
 GN_API gn_status gn_dataset_load_csv(gn_dataset **out, const char *path, const gn_csv_options *opt,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 enum { MAX_CLASSES = 65536, MAX_NUMBER_CHARS = 255 }; /* as documented in gemmnet.h */
+#define MAX_LINE_BYTES ((size_t)8 << 20)                 /* likewise */
 
 void gn_csv_options_defaults(gn_csv_options *opt)
 {
@@ -298,6 +299,8 @@ static gn_status parse_csv(const char *buf, size_t len, const gn_csv_options *op
     bool have_header = false;
     while (next_line(&pos, limit, &b, &e)) {
         line++;
+        if ((size_t)(e - b) > MAX_LINE_BYTES)
+            return csv_fail(cs, GN_ERR_FORMAT, line, 0, "line longer than 8 MiB", (field){0});
         if (blank(b, e))
             continue;
         if (!n_cols) {

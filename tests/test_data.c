@@ -590,6 +590,34 @@ Test(csv, nonfinite_features)
     expect_csv_error("1,2,0\n3,1e39,1\n", NULL, GN_ERR_NONFINITE, 0, NULL);
 }
 
+/* A line of 8 MiB + 1 bytes (a runaway file without line ends) is refused with its number;
+ * one of exactly 8 MiB is read. */
+Test(csv, line_length_is_bounded)
+{
+    const size_t limit = (size_t)8 << 20;
+    for (int over = 0; over < 2; over++) {
+        size_t len = limit + (size_t)over; /* the second line, without its "\n" */
+        char *text = malloc(len + 16);
+        cr_assert_not_null(text);
+        size_t n = (size_t)sprintf(text, "1,0\n");
+        memset(text + n, ' ', len - 3);
+        memcpy(text + n + len - 3, "2,1", 3);
+        text[n + len] = '\n';
+        text[n + len + 1] = '\0';
+        if (over)
+            expect_csv_error(text, NULL, GN_ERR_FORMAT, 2, "line longer than 8 MiB", NULL);
+        else {
+            const char *path = write_csv(text);
+            gn_dataset *ds = NULL;
+            char err[256];
+            cr_assert_eq(gn_dataset_load_csv(&ds, path, NULL, err, sizeof err), GN_OK, "%s", err);
+            assert_sizes(ds, 2, 1, 2);
+            gn_dataset_free(ds);
+        }
+        free(text);
+    }
+}
+
 Test(csv, negative_label)
 {
     expect_csv_error("1,2,0\n3,4,-1\n", NULL, GN_ERR_FORMAT, 2, "column 3", NULL);
