@@ -33,21 +33,6 @@ static const char *tmp_file(const char *name)
     return p;
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    cr_assert_not_null(b);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 /*---- the format, read independently (docs/format.md) ----*/
 
 static uint32_t rd32(const uint8_t *p)
@@ -198,7 +183,7 @@ Test(checkpoint, round_trip_keeps_everything)
         cr_assert_eq(gn_checkpoint_meta_get(ck, "absent", v, sizeof v), -1);
 
         size_t n;
-        uint8_t *b = slurp(path, &n);
+        uint8_t *b = read_whole_file(path, &n);
         gn_checkpoint_info info;
         cr_assert_eq(gn_checkpoint_get_info(ck, &info), GN_OK);
         cr_assert_eq(info.format_version, 1u);
@@ -500,7 +485,7 @@ static uint8_t *small_checkpoint(size_t *n)
     gn_optimizer_free(opt);
     gn_net_free(net);
     free(best);
-    return slurp(path, n);
+    return read_whole_file(path, n);
 }
 
 Test(checkpoint, every_truncation_and_bit_flip_is_rejected)

@@ -12,23 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef int (*target_fn)(const uint8_t *, size_t);
+#include "testutil.h"
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    cr_assert_geq(n, 0);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n, "short read of %s", path);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+typedef int (*target_fn)(const uint8_t *, size_t);
 
 /* Feeds every file in tests/fuzz/<kind>/<target>/ to fn; returns how many there were. With
  * must_load (model seeds), each must also load as a model: the seeds are written from
@@ -49,7 +35,7 @@ static size_t replay(const char *kind, const char *target, target_fn fn, bool mu
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         size_t len;
-        char *buf = read_all(path, &len);
+        char *buf = (char *)read_whole_file(path, &len);
         fprintf(stderr, "replay %s/%s/%s (%zu bytes)\n", kind, target, e->d_name, len);
         fn((const uint8_t *)buf, len);
         if (must_load) {

@@ -93,22 +93,6 @@ static void list_dir(char *out, size_t len)
     closedir(d);
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    cr_assert_geq(n, 0);
-    rewind(f);
-    uint8_t *b = malloc((size_t)n + 1);
-    cr_assert_not_null(b);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    cr_assert_eq(fclose(f), 0);
-    *len = (size_t)n;
-    return b;
-}
-
 static void write_bytes(const char *path, const uint8_t *b, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -438,7 +422,7 @@ static bytes small_file(void)
     save_ok(net, path);
     gn_net_free(net);
     bytes b = {0};
-    b.p = read_file(path, &b.n);
+    b.p = read_whole_file(path, &b.n);
     b.cap = b.n;
     return b;
 }
@@ -481,7 +465,7 @@ static void round_trip(const case_ *c, int k)
 
     /* the writer produced exactly the bytes the specification describes */
     size_t len;
-    uint8_t *file = read_file(path, &len);
+    uint8_t *file = read_whole_file(path, &len);
     bytes want = encode_by_hand(net);
     cr_assert_eq(len, want.n, "case %d: %zu bytes written, the format gives %zu", k, len, want.n);
     cr_assert_eq(memcmp(file, want.p, len), 0, "case %d: bytes differ from the format", k);
@@ -490,7 +474,7 @@ static void round_trip(const case_ *c, int k)
     const char *again = tmp_path("again.gnn");
     save_ok(back, again);
     size_t len2;
-    uint8_t *file2 = read_file(again, &len2);
+    uint8_t *file2 = read_whole_file(again, &len2);
     cr_assert(len2 == len && memcmp(file, file2, len) == 0, "case %d: re-save differs", k);
 
     free(file);
@@ -546,7 +530,7 @@ Test(model, load_buffer_equals_load)
     save_ok(net, path);
     gn_net *a = load_file_ok(path);
     size_t len;
-    uint8_t *buf = read_file(path, &len);
+    uint8_t *buf = read_whole_file(path, &len);
     gn_net *b = load_ok(buf, len);
     assert_same_net(a, b);
     assert_same_net(net, b);
@@ -590,7 +574,7 @@ Test(model, save_replaces_atomically)
     const char *path = tmp_path("model.gnn");
     save_ok(a, path);
     size_t la;
-    uint8_t *fa = read_file(path, &la);
+    uint8_t *fa = read_whole_file(path, &la);
 
     /* a reader that opened the old file keeps seeing it whole: the new file is a new inode
      * renamed over the name, not the old one rewritten */
@@ -685,13 +669,13 @@ static uint8_t *save_old(const char *path, size_t *len)
     gn_net *old = make_net(sizes, 3, NULL, GN_LOSS_QUADRATIC, 128, 3);
     save_ok(old, path);
     gn_net_free(old);
-    return read_file(path, len);
+    return read_whole_file(path, len);
 }
 
 static void assert_unchanged(const char *path, const uint8_t *old, size_t len)
 {
     size_t n;
-    uint8_t *now = read_file(path, &n);
+    uint8_t *now = read_whole_file(path, &n);
     cr_assert(n == len && memcmp(now, old, len) == 0, "the old file was changed");
     free(now);
     char names[512];

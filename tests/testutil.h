@@ -7,6 +7,8 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Fills x[0..n) with uniform values in [lo, hi). */
@@ -68,6 +70,24 @@ static inline gn_net *make_net(const size_t *sizes, size_t n_sizes, const gn_act
     gn_net *net = NULL;
     cr_assert_eq(gn_net_create(&net, &cfg), GN_OK);
     return net;
+}
+
+/* The whole of a file in a new buffer (one spare byte at the end); a test fails if it cannot
+ * be read. */
+static inline uint8_t *read_whole_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    cr_assert_geq(n, 0);
+    rewind(f);
+    uint8_t *b = malloc((size_t)n + 1);
+    cr_assert_not_null(b);
+    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n, "short read of %s", path);
+    cr_assert_eq(fclose(f), 0);
+    *len = (size_t)n;
+    return b;
 }
 
 #endif
