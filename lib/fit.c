@@ -66,7 +66,7 @@ static gn_status check_options(gn_net *net, const gn_fit_options *o, const gn_da
         BAD("the run to resume has done %zu epochs already; ask for more than that (epochs is "
             "the total)",
             r->epochs_done);
-    if (r && (r->best_epoch > r->epochs_done || (r->best_epoch > 0 && isnan(r->best_val_loss))))
+    if (r && !gn__progress_consistent(r))
         BAD("resume: best epoch %zu (loss %g) does not fit %zu epochs done", r->best_epoch,
             r->best_val_loss, r->epochs_done);
     if (r && !o->optimizer)

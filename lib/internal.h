@@ -237,6 +237,10 @@ struct gn_optimizer {
     float *s1, *s2;  /* velocity / RMS / first and second moments, n_params each */
 };
 
+/* True if a fit's progress can be saved and resumed: best_epoch ≤ epochs_done ≤ 2^40, a
+ * finite best loss with a best epoch, best parameters only with one (io_model.c). */
+bool gn__progress_consistent(const gn_fit_progress *p);
+
 /* How many state vectors (s1, s2) an optimizer of this kind keeps: 0, 1 or 2. */
 int gn__optimizer_vectors(gn_opt kind);
 

@@ -1320,6 +1320,13 @@ static bool report_nonfinite(const gn_net *net, const float *x, size_t n, const 
     return true;
 }
 
+bool gn__progress_consistent(const gn_fit_progress *p)
+{
+    return p->best_epoch <= p->epochs_done && p->epochs_done <= MAX_EPOCHS &&
+           (p->best_epoch == 0 || isfinite(p->best_val_loss)) &&
+           (!p->best_params || p->best_epoch > 0);
+}
+
 /* Everything the reader would refuse, refused before any file is created. */
 static gn_status check_saveable(const gn_net *net, const extras *x, const char *path, char *err,
                                 size_t errlen)
@@ -1352,9 +1359,7 @@ static gn_status check_saveable(const gn_net *net, const extras *x, const char *
         (k == 2 && report_nonfinite(net, o->s2, P, path, "optimizer state 2 entry", err, errlen)))
         return GN_ERR_NONFINITE;
     const gn_fit_progress *p = x->prog;
-    if (p && (p->best_epoch > p->epochs_done || p->epochs_done > MAX_EPOCHS ||
-              (p->best_epoch > 0 && !isfinite(p->best_val_loss)) ||
-              (p->best_params && p->best_epoch == 0))) {
+    if (p && !gn__progress_consistent(p)) {
         gn__format(err, errlen,
                    "%s: progress of %zu epochs with best epoch %zu (loss %g%s) is inconsistent",
                    path, p->epochs_done, p->best_epoch, p->best_val_loss,

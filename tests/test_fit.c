@@ -805,10 +805,7 @@ Test(fit_errors, arguments)
 /* CONVENTIONS, Errors: a failing call leaves the network untouched unless its documentation
  * says otherwise; gn_net_fit documents only that the parameters of a diverged run are those
  * before the failing step. Standardisation and dropout are part of the model, so a fit that
- * fails on non-finite training data must not leave them changed either.
- * LIBRARY BUG (reported, left failing on purpose): gn_net_fit applies opt->dropout and the
- * input scaling in its set-up before it has checked the targets, and does not restore them
- * when a later step of the set-up fails. */
+ * fails on non-finite training data must not leave them changed either. */
 Test(fit_errors, failed_fit_leaves_scaling_and_dropout)
 {
     enum { N = 20 };
