@@ -35,6 +35,12 @@ extern "C" {
  *            column j. A C array `float x[n_samples][n_features]` already is such a matrix
  *            with ld = n_features.
  *
+ * Layouts.   Host codes that keep one array per variable (x[features][n] in C, X(n,
+ *            features) in Fortran) have their samples in rows instead: an n × features
+ *            matrix with ld ≥ n. The *_layout functions (gn_layout) take either layout in
+ *            place: the first layer multiplies by the transposed matrix (Z := W·Xᵀ, sgemm
+ *            NoTrans, Trans) rather than copying it.
+ *
  * Network.   Layer sizes n_0 (inputs), n_1, …, n_L (outputs). Layer l (1 ≤ l ≤ L) has a
  *            weight matrix W^l of n_l × n_{l-1} and a bias b^l of n_l, and computes, for a
  *            batch of m samples A^{l-1} (n_{l-1} × m):
@@ -411,6 +417,27 @@ GN_API gn_status gn_net_forward(gn_net *net, const float *X, size_t ldx, size_t 
 GN_API gn_status gn_net_predict(gn_net *net, const float *X, size_t ldx, size_t n, float *Y,
                                 size_t ldy);
 
+/** How a host array holds its samples (see "Layouts" in the CONVENTIONS). */
+typedef enum gn_layout {
+    GN_SAMPLES_IN_COLUMNS = 0, /**< features × n, ld ≥ features: sample j is column j. A C
+                                    array x[n][features], a Fortran array X(features, n). */
+    GN_SAMPLES_IN_ROWS = 1,    /**< n × features, ld ≥ n: sample j is row j, and feature i
+                                    is column i, contiguous over the samples. A C array
+                                    x[features][n] (one array per variable), a Fortran
+                                    array X(n, features). */
+} gn_layout;
+
+/** gn_net_predict for inputs and outputs in either layout, read and written in place: with
+ *  GN_SAMPLES_IN_ROWS, X is n × n_inputs (ldx ≥ n) and Y is n × n_outputs (ldy ≥ n), and
+ *  the first layer's product reads X through a transpose flag, Z := W·Xᵀ (sgemm NoTrans,
+ *  Trans), so X is not copied (with input scaling one batch at a time is scaled into the
+ *  workspace, as for columns). With GN_SAMPLES_IN_COLUMNS this is gn_net_predict.
+ *  Y must not overlap X. No allocation. Returns GN_ERR_NULL, GN_ERR_ARG (unknown layout),
+ *  GN_ERR_DIM (n = 0, a leading dimension too small or above INT_MAX). Thread-safety as
+ *  gn_net_predict. */
+GN_API gn_status gn_net_predict_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx,
+                                       size_t n, float *Y, size_t ldy);
+
 /** Back-propagation for a batch of m ≤ max_batch samples: forward pass, loss, and the
  *  gradient of the batch-mean loss with respect to every parameter, written to the gradient
  *  buffer. Parameters are not changed. *loss (if loss is not NULL) gets the batch-mean loss.
@@ -445,6 +472,13 @@ GN_API gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, cons
  *  Returns GN_ERR_NULL, GN_ERR_DIM. */
 GN_API gn_status gn_net_evaluate(gn_net *net, const float *X, size_t ldx, const float *Y,
                                  size_t ldy, size_t n, double *loss, double *accuracy);
+
+/** gn_net_evaluate for X and Y in either layout (as gn_net_predict_layout: with
+ *  GN_SAMPLES_IN_ROWS, X is n × n_inputs with ldx ≥ n and Y is n × n_outputs with ldy ≥ n).
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (unknown layout), GN_ERR_DIM. */
+GN_API gn_status gn_net_evaluate_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx,
+                                        const float *Y, size_t ldy, size_t n, double *loss,
+                                        double *accuracy);
 
 /*==== Training loop =========================================================================*/
 
@@ -525,6 +559,24 @@ typedef struct gn_dataset gn_dataset;
  *  dimension above INT_MAX), GN_ERR_NOMEM. */
 GN_API gn_status gn_dataset_wrap(gn_dataset **out, const float *X, size_t ldx, const float *Y,
                                  size_t ldy, size_t n_features, size_t n_outputs, size_t n);
+
+/** gn_dataset_wrap for host arrays in either layout, still without copying. With
+ *  GN_SAMPLES_IN_ROWS, X is n × n_features with ldx ≥ n (feature i at X + i·ldx, e.g. one
+ *  array per variable laid end to end, or a Fortran X(n, n_features)) and Y is
+ *  n × n_outputs with ldy ≥ n. gn_net_fit, gn_dataset_mean_std and gn_dataset_split read
+ *  either layout; gn_dataset_x / gn_dataset_ldx return the matrices as given (see
+ *  gn_dataset_layout). Training gathers each shuffled mini-batch into the network's
+ *  workspace as it always does, so the cost of a step does not depend on the layout beyond
+ *  that gather's strided reads. Returns as gn_dataset_wrap, plus GN_ERR_ARG (unknown
+ *  layout). */
+GN_API gn_status gn_dataset_wrap_layout(gn_dataset **out, gn_layout layout, const float *X,
+                                        size_t ldx, const float *Y, size_t ldy, size_t n_features,
+                                        size_t n_outputs, size_t n);
+
+/** The layout of a dataset's matrices: GN_SAMPLES_IN_ROWS only for a dataset made by
+ *  gn_dataset_wrap_layout with it; loaders and gn_dataset_split make column datasets.
+ *  GN_SAMPLES_IN_COLUMNS for NULL. */
+GN_API gn_layout gn_dataset_layout(const gn_dataset *ds);
 
 /** Loads an IDX pair (the MNIST / Fashion-MNIST format; each file plain or gzip-compressed,
  *  detected from its first bytes): images of unsigned bytes (type 0x08) with any number of

@@ -60,14 +60,28 @@ gn_dataset *gn__dataset_new(size_t n, size_t n_features, size_t n_outputs, float
 gn_status gn_dataset_wrap(gn_dataset **out, const float *X, size_t ldx, const float *Y, size_t ldy,
                           size_t n_features, size_t n_outputs, size_t n)
 {
+    return gn_dataset_wrap_layout(out, GN_SAMPLES_IN_COLUMNS, X, ldx, Y, ldy, n_features,
+                                  n_outputs, n);
+}
+
+gn_status gn_dataset_wrap_layout(gn_dataset **out, gn_layout layout, const float *X, size_t ldx,
+                                 const float *Y, size_t ldy, size_t n_features, size_t n_outputs,
+                                 size_t n)
+{
     if (!out)
         return GN_ERR_NULL;
     *out = NULL;
     if (!X || !Y)
         return GN_ERR_NULL;
-    size_t span;
-    if (n == 0 || n_features == 0 || n_outputs == 0 || ldx < n_features || ldy < n_outputs ||
-        ldx > INT_MAX || ldy > INT_MAX || !mul_ok(n, ldx, &span) || !mul_ok(n, ldy, &span))
+    if (layout != GN_SAMPLES_IN_COLUMNS && layout != GN_SAMPLES_IN_ROWS)
+        return GN_ERR_ARG;
+    bool rows = layout == GN_SAMPLES_IN_ROWS;
+    /* the ld spans the samples (rows) or the features (columns), the other size counts lds */
+    size_t x_min = rows ? n : n_features, y_min = rows ? n : n_outputs;
+    size_t x_count = rows ? n_features : n, y_count = rows ? n_outputs : n, span;
+    if (n == 0 || n_features == 0 || n_outputs == 0 || ldx < x_min || ldy < y_min ||
+        ldx > INT_MAX || ldy > INT_MAX || !mul_ok(x_count, ldx, &span) ||
+        !mul_ok(y_count, ldy, &span))
         return GN_ERR_DIM;
     gn_dataset *ds = calloc(1, sizeof *ds);
     if (!ds)
@@ -77,6 +91,7 @@ gn_status gn_dataset_wrap(gn_dataset **out, const float *X, size_t ldx, const fl
                        .n_outputs = n_outputs,
                        .ldx = ldx,
                        .ldy = ldy,
+                       .layout = layout,
                        .X = X,
                        .Y = Y};
     *out = ds;
@@ -88,16 +103,17 @@ gn_status gn_dataset_mean_std(const gn_dataset *ds, int y_part, float *mean, flo
     if (!ds || !mean || !std)
         return GN_ERR_NULL;
     const float *M = y_part ? ds->Y : ds->X;
-    size_t rows = y_part ? ds->n_outputs : ds->n_features, ld = y_part ? ds->ldy : ds->ldx;
+    size_t rows = y_part ? ds->n_outputs : ds->n_features, fs, ss;
+    gn__strides(ds->layout, y_part ? ds->ldy : ds->ldx, &fs, &ss);
     /* Two passes in double (mean, then squared deviations): no cancellation for data far
      * from zero, unlike Σx² − n·mean². */
     for (size_t i = 0; i < rows; i++) {
         double s = 0.0, q = 0.0;
         for (size_t j = 0; j < ds->n; j++)
-            s += M[i + j * ld];
+            s += M[i * fs + j * ss];
         double mu = s / (double)ds->n;
         for (size_t j = 0; j < ds->n; j++) {
-            double d = M[i + j * ld] - mu;
+            double d = M[i * fs + j * ss] - mu;
             q += d * d;
         }
         double sd = sqrt(q / (double)ds->n);
@@ -118,6 +134,7 @@ const float *gn_dataset_x(const gn_dataset *ds) { return ds ? ds->X : NULL; }
 const float *gn_dataset_y(const gn_dataset *ds) { return ds ? ds->Y : NULL; }
 size_t gn_dataset_ldx(const gn_dataset *ds) { return ds ? ds->ldx : 0; }
 size_t gn_dataset_ldy(const gn_dataset *ds) { return ds ? ds->ldy : 0; }
+gn_layout gn_dataset_layout(const gn_dataset *ds) { return ds ? ds->layout : GN_SAMPLES_IN_COLUMNS; }
 
 /*---- CSV ----*/
 
@@ -508,13 +525,18 @@ gn_status gn_dataset_split(const gn_dataset *ds, double frac, uint64_t seed, gn_
     for (size_t i = 0; i < ds->n; i++)
         perm[i] = i;
     gn__shuffle(&rng, perm, ds->n);
+    size_t xf, xs, yf, ys;
+    gn__strides(ds->layout, ds->ldx, &xf, &xs);
+    gn__strides(ds->layout, ds->ldy, &yf, &ys);
     for (size_t j = 0; j < ds->n; j++) {
         gn_dataset *d = j < n1 ? a : b;
         size_t col = j < n1 ? j : j - n1;
-        memcpy(d->own_x + col * d->n_features, ds->X + perm[j] * ds->ldx,
-               ds->n_features * sizeof(float));
-        memcpy(d->own_y + col * d->n_outputs, ds->Y + perm[j] * ds->ldy,
-               ds->n_outputs * sizeof(float));
+        float *dx = d->own_x + col * d->n_features, *dy = d->own_y + col * d->n_outputs;
+        const float *sx = ds->X + perm[j] * xs, *sy = ds->Y + perm[j] * ys;
+        for (size_t i = 0; i < ds->n_features; i++)
+            dx[i] = sx[i * xf];
+        for (size_t i = 0; i < ds->n_outputs; i++)
+            dy[i] = sy[i * yf];
     }
     free(perm);
     *first = a;

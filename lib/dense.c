@@ -11,7 +11,10 @@
 #error "gemmnet must not be compiled with -ffinite-math-only or -ffast-math"
 #endif
 
-const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m, bool training)
+/* The forward pass; x_rows: X holds the samples in rows (m × n_0, ld ≥ m), and the first
+ * product reads it transposed instead of a copy being made. */
+static const float *forward(gn_net *net, const float *X, size_t ldx, bool x_rows, size_t m,
+                            bool training)
 {
     bool drop = training && net->dropout > 0.0f;
     const float *prev = X;
@@ -19,8 +22,10 @@ const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m, bool
     for (size_t l = 0; l < net->n_layers; l++) {
         gn_layer *ly = &net->layers[l];
         float *A = net->acts[l];
-        /* Z := W · A_prev  (NoTrans, NoTrans), into A; bias and σ follow in one pass. */
-        gn__gemm(net->impl, GN_NOTRANS, GN_NOTRANS, ly->n_out, m, ly->n_in, 1.0f,
+        /* Z := W · A_prev  (NoTrans, NoTrans), or W · Xᵀ (NoTrans, Trans) for inputs in
+         * rows, into A; bias and σ follow in one pass. */
+        gn_trans tb = l == 0 && x_rows ? GN_TRANS : GN_NOTRANS;
+        gn__gemm(net->impl, GN_NOTRANS, tb, ly->n_out, m, ly->n_in, 1.0f,
                  net->params + ly->w_off, ly->n_out, prev, ld_prev, 0.0f, A, ly->n_out);
         ly->a_sumsq =
             gn__act_forward(ly->act, net->leaky_slope, A, net->params + ly->b_off, ly->n_out, m);
@@ -31,6 +36,11 @@ const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m, bool
         ld_prev = ly->n_out;
     }
     return net->acts[net->n_layers - 1];
+}
+
+const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m, bool training)
+{
+    return forward(net, X, ldx, false, m, training);
 }
 
 /* Forward pass, loss, and every Δ^l with its bias gradient; no weight products yet, so the
@@ -122,6 +132,25 @@ gn_status gn__check_eta(gn_net *net, const char *fn, float eta)
     return GN_OK;
 }
 
+const float *gn__infer_chunk_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx,
+                                    const float *Y, size_t ldy, size_t j0, size_t m,
+                                    const float **Yb, size_t *ldyb)
+{
+    if (layout == GN_SAMPLES_IN_COLUMNS)
+        return gn__infer_chunk(net, X, ldx, Y, ldy, j0, m, Yb, ldyb);
+    /* samples in rows: sample j0 starts at X + j0, each feature ldx further on */
+    if (Y) {
+        gn__gather_layout(net, layout, NULL, 0, Y + j0, ldy, NULL, m);
+        *Yb = net->ybuf;
+        *ldyb = gn_net_n_outputs(net);
+    }
+    if (net->in_scale) { /* a scaled copy is needed anyway: gather it as columns */
+        gn__gather_layout(net, layout, X + j0, ldx, NULL, 0, NULL, m);
+        return forward(net, net->xbuf, gn_net_n_inputs(net), false, m, false);
+    }
+    return forward(net, X + j0, ldx, true, m, false);
+}
+
 const float *gn__infer_chunk(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
                              size_t j0, size_t m, const float **Yb, size_t *ldyb)
 {
@@ -160,6 +189,50 @@ gn_status gn_net_predict(gn_net *net, const float *X, size_t ldx, size_t n, floa
         for (size_t j = 0; j < m; j++)
             memcpy(Y + (j0 + j) * ldy, A + j * n_out, n_out * sizeof *Y);
         gn__unscale_outputs(net, Y + j0 * ldy, ldy, m);
+    }
+    return GN_OK;
+}
+
+/* gn__check_batch for the *_layout calls: for samples in rows, X (and Y) are n × features
+ * with a leading dimension ≥ n. */
+static gn_status check_layout(gn_net *net, const char *fn, gn_layout layout, const float *X,
+                              size_t ldx, const float *Y, size_t ldy, bool need_y, size_t n)
+{
+    if (!net)
+        return GN_ERR_NULL;
+    if (layout != GN_SAMPLES_IN_COLUMNS && layout != GN_SAMPLES_IN_ROWS)
+        return gn__fail(net, GN_ERR_ARG, "%s: unknown layout %d", fn, (int)layout);
+    if (layout == GN_SAMPLES_IN_COLUMNS)
+        return gn__check_batch(net, fn, X, ldx, Y, ldy, need_y, n, false);
+    if (!X || (need_y && !Y))
+        return gn__fail(net, GN_ERR_NULL, "%s: %s is NULL", fn, !X ? "X" : "Y");
+    if (n == 0)
+        return gn__fail(net, GN_ERR_DIM, "%s: the batch is empty (n = 0)", fn);
+    if (ldx < n || (need_y && ldy < n))
+        return gn__fail(net, GN_ERR_DIM,
+                        "%s: with samples in rows, ld%c = %zu is less than the %zu samples", fn,
+                        ldx < n ? 'x' : 'y', ldx < n ? ldx : ldy, n);
+    size_t span;
+    if (ldx > INT_MAX || ldy > INT_MAX || !mul_ok(ldx, gn_net_n_inputs(net), &span) ||
+        !mul_ok(ldy, gn_net_n_outputs(net), &span))
+        return gn__fail(net, GN_ERR_DIM, "%s: a leading dimension exceeds INT_MAX", fn);
+    return GN_OK;
+}
+
+gn_status gn_net_predict_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx,
+                                size_t n, float *Y, size_t ldy)
+{
+    gn_status st = check_layout(net, "gn_net_predict_layout", layout, X, ldx, Y, ldy, true, n);
+    if (st != GN_OK || layout == GN_SAMPLES_IN_COLUMNS)
+        return st != GN_OK ? st : gn_net_predict(net, X, ldx, n, Y, ldy);
+    size_t n_out = gn_net_n_outputs(net);
+    for (size_t j0 = 0; j0 < n; j0 += net->max_batch) {
+        size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch;
+        float *A = (float *)gn__infer_chunk_layout(net, layout, X, ldx, NULL, 0, j0, m, NULL, NULL);
+        gn__unscale_outputs(net, A, n_out, m); /* the network's own buffer */
+        for (size_t i = 0; i < n_out; i++)     /* output i is row i of A, column i of Y */
+            for (size_t j = 0; j < m; j++)
+                Y[j0 + j + i * ldy] = A[i + j * n_out];
     }
     return GN_OK;
 }
@@ -299,11 +372,18 @@ gn_status gn__sgd_step(gn_net *net, const float *X, size_t ldx, const float *Y, 
 void gn__evaluate(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t n,
                   size_t chunk, double *loss, double *accuracy)
 {
+    gn__evaluate_layout(net, GN_SAMPLES_IN_COLUMNS, X, ldx, Y, ldy, n, chunk, loss, accuracy);
+}
+
+void gn__evaluate_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx, const float *Y,
+                         size_t ldy, size_t n, size_t chunk, double *loss, double *accuracy)
+{
     size_t n_out = gn_net_n_outputs(net), correct = 0;
     double sum = 0.0;
     for (size_t j0 = 0; j0 < n; j0 += chunk) {
         size_t m = n - j0 < chunk ? n - j0 : chunk, ldyb;
-        const float *Yb, *A = gn__infer_chunk(net, X, ldx, Y, ldy, j0, m, &Yb, &ldyb);
+        const float *Yb,
+            *A = gn__infer_chunk_layout(net, layout, X, ldx, Y, ldy, j0, m, &Yb, &ldyb);
         sum += gn__loss_sum(net->loss, net->huber_delta, A, Yb, ldyb, n_out, m);
         correct += gn__count_correct(A, Yb, ldyb, n_out, m);
     }
@@ -319,5 +399,15 @@ gn_status gn_net_evaluate(gn_net *net, const float *X, size_t ldx, const float *
     gn_status st = gn__check_batch(net, "gn_net_evaluate", X, ldx, Y, ldy, true, n, false);
     if (st == GN_OK)
         gn__evaluate(net, X, ldx, Y, ldy, n, net->max_batch, loss, accuracy);
+    return st;
+}
+
+gn_status gn_net_evaluate_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx,
+                                 const float *Y, size_t ldy, size_t n, double *loss,
+                                 double *accuracy)
+{
+    gn_status st = check_layout(net, "gn_net_evaluate_layout", layout, X, ldx, Y, ldy, true, n);
+    if (st == GN_OK)
+        gn__evaluate_layout(net, layout, X, ldx, Y, ldy, n, net->max_batch, loss, accuracy);
     return st;
 }

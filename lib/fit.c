@@ -75,6 +75,26 @@ static gn_status check_options(gn_net *net, const gn_fit_options *o, const gn_da
 #undef BAD
 }
 
+/* gn__columns_finite in the dataset's layout: *bad gets the first sample with a non-finite
+ * value. With samples in rows, each feature is contiguous over the samples. */
+static bool samples_finite(const gn_dataset *ds, const float *A, size_t rows, size_t ld,
+                           size_t *bad)
+{
+    if (ds->layout == GN_SAMPLES_IN_COLUMNS)
+        return gn__columns_finite(A, rows, ld, ds->n, bad);
+    size_t feature;
+    if (gn__columns_finite(A, ds->n, ld, rows, &feature))
+        return true;
+    *bad = ds->n;
+    for (size_t i = feature; i < rows; i++) /* earlier features are finite throughout */
+        for (size_t j = 0; j < *bad; j++)
+            if (!isfinite(A[j + i * ld])) {
+                *bad = j;
+                break;
+            }
+    return false;
+}
+
 /* Sizes against the net, and every value finite: after this, a non-finite loss or gradient
  * can only mean that training diverged. */
 static gn_status check_data(gn_net *net, const gn_dataset *ds, const char *which)
@@ -86,12 +106,12 @@ static gn_status check_data(gn_net *net, const gn_dataset *ds, const char *which
                         "inputs and %zu outputs",
                         which, ds->n_features, ds->n_outputs, ni, no);
     size_t j;
-    if (!gn__columns_finite(ds->X, ni, ds->ldx, ds->n, &j))
+    if (!samples_finite(ds, ds->X, ni, ds->ldx, &j))
         return gn__fail(net, GN_ERR_NONFINITE,
                         "gn_net_fit: %s sample %zu has a NaN or infinite "
                         "input",
                         which, j);
-    if (!gn__columns_finite(ds->Y, no, ds->ldy, ds->n, &j))
+    if (!samples_finite(ds, ds->Y, no, ds->ldy, &j))
         return gn__fail(net, GN_ERR_NONFINITE,
                         "gn_net_fit: %s sample %zu has a NaN or infinite "
                         "target",
@@ -140,11 +160,16 @@ static gn_status run_epoch(gn_net *net, const gn_dataset *train, const gn_fit_op
                             "gn_net_fit: batch %zu exceeds the workspace of %zu (did a "
                             "callback call gn_net_reserve?)",
                             m, net->max_batch);
-        if (o->shuffle)
-            gn__gather(net, train->X, train->ldx, train->Y, train->ldy, fs->perm + j0, m);
-        else
-            gn__gather(net, train->X + j0 * train->ldx, train->ldx, train->Y + j0 * train->ldy,
-                       train->ldy, NULL, m);
+        if (o->shuffle) {
+            gn__gather_layout(net, train->layout, train->X, train->ldx, train->Y, train->ldy,
+                              fs->perm + j0, m);
+        } else { /* sample j0 is j0 strides further on, whatever the layout */
+            size_t xf, xs, yf, ys;
+            gn__strides(train->layout, train->ldx, &xf, &xs);
+            gn__strides(train->layout, train->ldy, &yf, &ys);
+            gn__gather_layout(net, train->layout, train->X + j0 * xs, train->ldx,
+                              train->Y + j0 * ys, train->ldy, NULL, m);
+        }
         double loss = 0.0;
         gn_status st = gn__optimizer_step_prepared(fs->opt, net, net->xbuf, gn_net_n_inputs(net),
                                                    net->ybuf, gn_net_n_outputs(net), m, &loss);
@@ -312,8 +337,8 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
         if (val) {
             /* in chunks of the training batch, not of the workspace: a resumed network may
              * have a larger workspace, and must still see the same losses bit for bit */
-            gn__evaluate(net, val->X, val->ldx, val->Y, val->ldy, val->n, o->batch, &info.val_loss,
-                         &info.val_accuracy);
+            gn__evaluate_layout(net, val->layout, val->X, val->ldx, val->Y, val->ldy, val->n,
+                                o->batch, &info.val_loss, &info.val_accuracy);
             if (info.val_loss < res.best_val_loss || isnan(res.best_val_loss)) {
                 res.best_val_loss = info.val_loss;
                 res.best_epoch = epoch;

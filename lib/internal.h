@@ -137,6 +137,7 @@ size_t gn__count_correct(const float *A, const float *Y, size_t ldy, size_t n, s
 struct gn_dataset {
     size_t n, n_features, n_outputs;
     size_t ldx, ldy;
+    gn_layout layout;     /* of X and Y; owned storage is always GN_SAMPLES_IN_COLUMNS */
     const float *X, *Y;   /* what readers use: owned storage or the caller's arrays */
     float *own_x, *own_y; /* owned storage, NULL for a wrapped dataset */
 };
@@ -144,6 +145,15 @@ struct gn_dataset {
 /* A dataset owning X (if given, else a new zeroed n_features × n) and a new zeroed Y, both
  * with ld = rows. NULL on failure or overflow; X is then still the caller's. */
 gn_dataset *gn__dataset_new(size_t n, size_t n_features, size_t n_outputs, float *X);
+
+/* Element strides of a matrix with ld in a layout: (feature i, sample j) is at
+ * p[i·fs + j·ss]; fs = 1, ss = ld for samples in columns, fs = ld, ss = 1 for rows. */
+static inline void gn__strides(gn_layout layout, size_t ld, size_t *fs, size_t *ss)
+{
+    bool rows = layout == GN_SAMPLES_IN_ROWS;
+    *fs = rows ? ld : 1;
+    *ss = rows ? 1 : ld;
+}
 
 /*---- network ----*/
 
@@ -207,6 +217,11 @@ double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, siz
 void gn__gather(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
                 const size_t *idx, size_t m);
 
+/* gn__gather for matrices in any layout; X may be NULL too (only Y wanted). Sample idx[j] (or
+ * j) of X is read at X + idx[j]·ss with feature stride fs (gn__strides). */
+void gn__gather_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx, const float *Y,
+                       size_t ldy, const size_t *idx, size_t m);
+
 /* Inputs and targets as the network sees them: X (and Y) themselves when there is no
  * scaling, else scaled copies in xbuf (ybuf). */
 void gn__prepare(gn_net *net, const float **X, size_t *ldx, const float **Y, size_t *ldy, size_t m);
@@ -221,6 +236,12 @@ gn_status gn__make_scaling(gn_net *net, const char *fn, size_t n, const float *m
  * network sees them (scaled with the outputs' scaling). */
 const float *gn__infer_chunk(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
                              size_t j0, size_t m, const float **Yb, size_t *ldyb);
+
+/* gn__infer_chunk for X and Y in either layout. Samples in rows are read in place through a
+ * transposed first product unless input scaling needs a scaled copy; their Y is gathered. */
+const float *gn__infer_chunk_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx,
+                                    const float *Y, size_t ldy, size_t j0, size_t m,
+                                    const float **Yb, size_t *ldyb);
 
 /* Maps network outputs back to raw units in place (output scaling), n_L × m, ld = ld. */
 void gn__unscale_outputs(const gn_net *net, float *A, size_t ld, size_t m);
@@ -252,6 +273,8 @@ gn_status gn__optimizer_step_prepared(gn_optimizer *opt, gn_net *net, const floa
  * chunk size fixes which sgemm shapes run, so the same chunk gives the same bits. */
 void gn__evaluate(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t n,
                   size_t chunk, double *loss, double *accuracy);
+void gn__evaluate_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx, const float *Y,
+                         size_t ldy, size_t n, size_t chunk, double *loss, double *accuracy);
 
 /* True if no element of x[0..n) is NaN or infinite. */
 bool gn__all_finite(const float *x, size_t n);

@@ -24,12 +24,36 @@ static void copy_columns(float *dst, const float *src, size_t ld, size_t rows, c
     }
 }
 
+/* copy_columns for a matrix whose samples are rows (feature i at src + i·ld, contiguous over
+ * the samples): one feature at a time, so consecutive samples are consecutive reads. */
+static void copy_rows(float *dst, const float *src, size_t ld, size_t rows, const size_t *idx,
+                      size_t m, const float *scale)
+{
+    for (size_t i = 0; i < rows; i++) {
+        const float *restrict s = src + i * ld;
+        float mu = scale ? scale[i] : 0.0f, inv = scale ? scale[rows + i] : 1.0f;
+        for (size_t j = 0; j < m; j++) {
+            float v = s[idx ? idx[j] : j];
+            dst[i + j * rows] = scale ? (v - mu) * inv : v;
+        }
+    }
+}
+
 void gn__gather(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
                 const size_t *idx, size_t m)
 {
-    copy_columns(net->xbuf, X, ldx, gn_net_n_inputs(net), idx, m, net->in_scale);
+    gn__gather_layout(net, GN_SAMPLES_IN_COLUMNS, X, ldx, Y, ldy, idx, m);
+}
+
+void gn__gather_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx, const float *Y,
+                       size_t ldy, const size_t *idx, size_t m)
+{
+    void (*copy)(float *, const float *, size_t, size_t, const size_t *, size_t, const float *) =
+        layout == GN_SAMPLES_IN_ROWS ? copy_rows : copy_columns;
+    if (X)
+        copy(net->xbuf, X, ldx, gn_net_n_inputs(net), idx, m, net->in_scale);
     if (Y)
-        copy_columns(net->ybuf, Y, ldy, gn_net_n_outputs(net), idx, m, net->out_scale);
+        copy(net->ybuf, Y, ldy, gn_net_n_outputs(net), idx, m, net->out_scale);
 }
 
 void gn__prepare(gn_net *net, const float **X, size_t *ldx, const float **Y, size_t *ldy, size_t m)
