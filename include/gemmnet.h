@@ -480,6 +480,73 @@ GN_API gn_status gn_net_evaluate_layout(gn_net *net, gn_layout layout, const flo
                                         const float *Y, size_t ldy, size_t n, double *loss,
                                         double *accuracy);
 
+/*==== Sensitivities: input gradients and Jacobians ==========================================
+ * The function differentiated is the model as gn_net_predict applies it, in raw units and in
+ * inference mode (no dropout): y = f(x) with x' = (x − mean_in)/std_in, a' = the network's
+ * output on x', y = a'·std_out + mean_out (each scaling only if set). Its Jacobian at a
+ * sample x is the n_outputs × n_inputs matrix
+ *
+ *     J(x) = ∂y/∂x = diag(std_out) · S^L · W^L · … · S^1 · W^1 · diag(1/std_in)
+ *
+ * with S^l = diag(σ_l'(Z^l)) (the symmetric diag(a) − a·aᵀ for a softmax layer). σ' is
+ * the one training uses, also where σ has a kink (ReLU and leaky ReLU at z = 0 take the
+ * z ≤ 0 side). For each of n samples (one per column of X), any n ≥ 1, max_batch columns
+ * at a time:
+ *
+ *   forward mode (gn_net_jvp):  T^0 := v/std_in, T^l := S^l · (W^l · T^{l-1})
+ *                               (sgemm NoTrans, NoTrans), Jv = std_out ⊙ T^L;
+ *   reverse mode (gn_net_vjp):  Δ^L := S^L · (std_out ⊙ u),
+ *                               Δ^{l-1} := S^{l-1} · ((W^l)ᵀ · Δ^l) (sgemm Trans, NoTrans),
+ *                               Jᵀu = ((W^1)ᵀ · Δ^1) / std_in.
+ *
+ * gn_net_jacobian runs n_inputs forward or n_outputs reverse sweeps, whichever is fewer.
+ * gn_net_input_gradient is the reverse mode seeded with the output error of training.
+ *
+ * Common to all four: X is n_inputs × n (ldx ≥ n_inputs). Results go to caller-owned
+ * arrays, which must overlap neither the inputs nor the network's memory. They overwrite
+ * only the network's workspace (so the output of gn_net_forward is no longer valid); the
+ * parameters and the gradient buffer (gn_net_grads) are left as they were. NaN and infinity
+ * are not searched for: they show in the results. No allocation. Thread-safety as
+ * gn_net_predict: distinct networks from distinct threads, never one network from two.
+ * Each returns GN_ERR_NULL (a NULL pointer argument; loss may be NULL) and GN_ERR_DIM
+ * (n = 0, a leading dimension smaller than its matrix's rows or above INT_MAX), with a
+ * message naming the function in gn_net_last_error; nothing is written on failure.
+ */
+
+/** Jacobian-vector products: JV[:,j] := J(x_j) · V[:,j] for j < n (forward mode).
+ *  V is n_inputs × n (ldv ≥ n_inputs), the directions in raw input units; JV is
+ *  n_outputs × n (ldjv ≥ n_outputs), the directional derivatives in raw output units.
+ *  Cost: about two forward passes. Returns GN_OK, GN_ERR_NULL, GN_ERR_DIM. */
+GN_API gn_status gn_net_jvp(gn_net *net, const float *X, size_t ldx, const float *V, size_t ldv,
+                            size_t n, float *JV, size_t ldjv);
+
+/** Vector-Jacobian products: G[:,j] := J(x_j)ᵀ · U[:,j] for j < n (reverse mode), the
+ *  gradient with respect to x_j of uᵀy. U is n_outputs × n (ldu ≥ n_outputs), G is
+ *  n_inputs × n (ldg ≥ n_inputs). Cost: about a forward and a backward pass.
+ *  Returns GN_OK, GN_ERR_NULL, GN_ERR_DIM. */
+GN_API gn_status gn_net_vjp(gn_net *net, const float *X, size_t ldx, const float *U, size_t ldu,
+                            size_t n, float *G, size_t ldg);
+
+/** The full Jacobian of every sample: for j < n, J(x_j) (n_outputs × n_inputs, column-major,
+ *  leading dimension ldj ≥ n_outputs) is stored at J + j·ldj·n_inputs, so ∂y_i/∂x_k of
+ *  sample j is J[i + k·ldj + j·ldj·n_inputs]; rows n_outputs ≤ i < ldj are not written.
+ *  The array holds ldj·n_inputs·n floats. Computed with n_inputs forward sweeps if
+ *  n_inputs ≤ n_outputs, else n_outputs reverse sweeps, each over max_batch samples at once.
+ *  Returns GN_OK, GN_ERR_NULL, GN_ERR_DIM (also when ldj·n_inputs·n overflows size_t). */
+GN_API gn_status gn_net_jacobian(gn_net *net, const float *X, size_t ldx, size_t n, float *J,
+                                 size_t ldj);
+
+/** Input gradient of the loss: G[:,j] := ∂c(a_j, y_j)/∂x_j, the gradient of sample j's own
+ *  loss (not divided by n) with respect to its raw inputs, e.g. for adversarial examples or
+ *  feature sensitivity. The loss c and the output error are those of training (see
+ *  CONVENTIONS, Losses) without dropout; with output scaling, c compares the standardised
+ *  output with the standardised target (y − mean)/std, as gn_net_evaluate does.
+ *  Y is n_outputs × n (ldy ≥ n_outputs), the targets in raw units; G is n_inputs × n
+ *  (ldg ≥ n_inputs). *loss (if loss is not NULL) gets the mean loss, the value
+ *  gn_net_evaluate reports for the same data. Returns GN_OK, GN_ERR_NULL, GN_ERR_DIM. */
+GN_API gn_status gn_net_input_gradient(gn_net *net, const float *X, size_t ldx, const float *Y,
+                                       size_t ldy, size_t n, float *G, size_t ldg, double *loss);
+
 /*==== Training loop =========================================================================*/
 
 /** Per-epoch report passed to a progress callback. */

@@ -146,6 +146,46 @@ double gn__act_backward(gn_act act, float slope, float *D, const float *A, float
 }
 #undef FOR_EACH_COLUMN
 
+/* The same σ' as gn__act_backward (ascale 1), without db or the sum of squares: both tangents
+ * and reverse-mode vectors are multiplied by it. D and A are contiguous (ld = n), so one flat
+ * sweep covers them. */
+#define FOR_EACH_ELEMENT(deriv)                                                                    \
+    _Pragma("omp simd") for (size_t i = 0; i < total; i++)                                         \
+    {                                                                                              \
+        float ai = A[i];                                                                           \
+        (void)ai;                                                                                  \
+        D[i] *= (deriv);                                                                           \
+    }
+
+void gn__act_deriv(gn_act act, float slope, float *restrict D, const float *restrict A, size_t n,
+                   size_t m)
+{
+    const float rest = 1.0f - slope;
+    size_t total = n * m;
+    switch (act) {
+    case GN_ACT_IDENTITY: break;
+    case GN_ACT_SIGMOID: FOR_EACH_ELEMENT(ai * (1.0f - ai)); break;
+    case GN_ACT_TANH: FOR_EACH_ELEMENT(1.0f - ai * ai); break;
+    case GN_ACT_RELU: FOR_EACH_ELEMENT((float)(ai > 0.0f)); break;
+    case GN_ACT_LEAKY_RELU: FOR_EACH_ELEMENT(slope + rest * (float)(ai > 0.0f)); break;
+    case GN_ACT_ELU: FOR_EACH_ELEMENT(ai > 0.0f ? 1.0f : ai + 1.0f); break;
+    case GN_ACT_SOFTPLUS: FOR_EACH_ELEMENT(-expm1f(-ai)); break;
+    case GN_ACT_SOFTMAX:
+        /* J = diag(a) − a·aᵀ is symmetric: J·d = a ⊙ (d − aᵀd) serves both directions */
+        for (size_t j = 0; j < m; j++) {
+            float *d = D + j * n;
+            const float *a = A + j * n;
+            float dotp = 0.0f;
+            for (size_t i = 0; i < n; i++)
+                dotp += a[i] * d[i];
+            for (size_t i = 0; i < n; i++)
+                d[i] = a[i] * (d[i] - dotp);
+        }
+        break;
+    }
+}
+#undef FOR_EACH_ELEMENT
+
 double gn__dropout_forward(gn_rng *rng, float p, float *A, float *M, size_t n, size_t m)
 {
     /* keep when a 32-bit uniform integer is ≥ p·2^32: each half of a 64-bit draw is one */

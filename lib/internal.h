@@ -98,6 +98,11 @@ double gn__act_forward(gn_act act, float slope, float *A, const float *b, size_t
 double gn__act_backward(gn_act act, float slope, float *D, const float *A, float ascale, float *db,
                         size_t n, size_t m);
 
+/* D := J_σ · D column by column, from the layer's output A (both n × m, ld = n): D ⊙ σ'(Z)
+ * with gn__act_backward's σ', or a ⊙ (d − aᵀd) for softmax (its Jacobian is symmetric, so
+ * this serves tangents and reverse-mode vectors alike). No db, no dropout. */
+void gn__act_deriv(gn_act act, float slope, float *D, const float *A, size_t n, size_t m);
+
 /* Draws a dropout mask M (n × m, entries 0 or 1/(1 − p)) from rng and sets A := A ⊙ M.
  * Returns Σ A² of the result. */
 double gn__dropout_forward(gn_rng *rng, float p, float *A, float *M, size_t n, size_t m);
