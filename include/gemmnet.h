@@ -367,6 +367,9 @@ GN_API size_t gn_net_layer_size(const gn_net *net, size_t l);
 GN_API gn_act gn_net_layer_act(const gn_net *net, size_t l);
 /** The loss; GN_LOSS_QUADRATIC for NULL. */
 GN_API gn_loss gn_net_loss(const gn_net *net);
+/** The slope of the leaky ReLU layers for z ≤ 0 (gn_net_config.leaky_slope, kept in model
+ *  files whether or not a layer uses it); 0 for NULL. Thread-safe. */
+GN_API float gn_net_leaky_slope(const gn_net *net);
 /** Number of inputs n_0 and of outputs n_L. */
 GN_API size_t gn_net_n_inputs(const gn_net *net);
 GN_API size_t gn_net_n_outputs(const gn_net *net);

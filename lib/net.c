@@ -301,6 +301,7 @@ gn_act gn_net_layer_act(const gn_net *net, size_t l)
 }
 
 gn_loss gn_net_loss(const gn_net *net) { return net ? net->loss : GN_LOSS_QUADRATIC; }
+float gn_net_leaky_slope(const gn_net *net) { return net ? net->leaky_slope : 0.0f; }
 size_t gn_net_n_inputs(const gn_net *net) { return gn_net_layer_size(net, 0); }
 size_t gn_net_n_outputs(const gn_net *net)
 {

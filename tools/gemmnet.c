@@ -3,6 +3,7 @@
  *   gemmnet train    train a network (default: Fashion-MNIST), report test accuracy, --save
  *   gemmnet eval     evaluate a saved model on a test set
  *   gemmnet predict  a saved model's outputs (or classes) for new inputs
+ *   gemmnet export-c a saved model's inference as a C file (export_c.c)
  *
  * Exit status: 0 success, 1 data or runtime error (file, library), 2 usage error (bad command
  * line, or options that contradict each other or the data). Messages go to stderr, prefixed
@@ -10,6 +11,8 @@
  */
 #define _POSIX_C_SOURCE 200809L /* access, getline, clock_gettime, isatty */
 #include <gemmnet.h>
+
+#include "export_c.h"
 
 #include <errno.h>
 #include <float.h>
@@ -59,6 +62,7 @@ static const char *const overview_text[] = {
     "  predict          print a saved model's outputs or predicted classes for new inputs\n"
     "  info [FILE]      check a model file and print what it holds; without FILE, the BLAS\n"
     "                   in use and its threading\n"
+    "  export-c MODEL   write a model's inference as a C file that needs no BLAS or gemmnet\n"
     "  version          print the library version\n"
     "  help [COMMAND]   print this help, or only a command's\n"
     "\n"
@@ -2602,6 +2606,7 @@ static const struct {
     {"eval", cmd_eval, eval_text},
     {"predict", cmd_predict, predict_text},
     {"info", cmd_info, info_text},
+    {"export-c", cmd_export_c, export_c_text},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
