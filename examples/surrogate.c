@@ -213,8 +213,8 @@ int main(void)
     }
     double d_err = 0.0, d_ref = 0.0;
     for (int j = 0; j < N_TEST; j++) {
-        double exact = dx_dzeta(test_runs[j][COL_T], test_runs[j][COL_ZETA],
-                                test_runs[j][COL_OMEGA]);
+        double exact =
+            dx_dzeta(test_runs[j][COL_T], test_runs[j][COL_ZETA], test_runs[j][COL_OMEGA]);
         d_err += (jac[j][COL_ZETA] - exact) * (jac[j][COL_ZETA] - exact);
         d_ref += exact * exact;
     }
