@@ -148,6 +148,10 @@ typedef enum gn_status {
     GN_ERR_DIVERGED = -18, /**< the loss, a gradient or a parameter became NaN or infinite
                                 during training from finite data; the parameters are the last
                                 good ones */
+    /* Linear algebra. */
+    GN_ERR_SINGULAR = -19, /**< a least-squares problem is singular to working precision
+                                (linearly dependent features, too few samples), or a LAPACK
+                                iteration did not converge */
 } gn_status;
 
 /** A short English description of a status code. Never returns NULL (unknown codes give
@@ -239,7 +243,12 @@ typedef enum gn_init {
     GN_INIT_XAVIER = 1,  /**< W ~ U(−r, r), r = √(6 / (n_in + n_out)); b = 0 */
     GN_INIT_HE = 2,      /**< W ~ N(0, 2 / n_in); b = 0 */
     GN_INIT_NIELSEN = 3, /**< W, b ~ N(0, 1), as in Nielsen's network.py */
+    /** W = gain·Q, Q with orthonormal columns (n_out ≥ n_in) or rows (n_out < n_in),
+     *  uniformly (Haar) distributed; gain √2 for ReLU, leaky ReLU and ELU layers, 1
+     *  otherwise; b = 0. See gn_net_init_params. */
+    GN_INIT_ORTHOGONAL = 4,
 } gn_init;
+#define GN_INIT_COUNT 5
 
 /** Everything needed to create a network. Fill with gn_net_config_defaults(), then set at
  *  least n_sizes, sizes and (optionally) acts. The structure is read during gn_net_create
@@ -294,7 +303,18 @@ GN_API gn_status gn_net_create(gn_net **out, const gn_net_config *cfg);
 GN_API void gn_net_free(gn_net *net);
 
 /** Re-draws all parameters with the given scheme from the given seed, and re-seeds the
- *  network's shuffling RNG with it too. Returns GN_ERR_NULL, GN_ERR_ARG (unknown init). */
+ *  network's shuffling RNG with it too. Same seed, same parameters (one BLAS thread).
+ *  GN_INIT_ORTHOGONAL draws, layer after layer from layer 1 and one RNG stream, an
+ *  r × c matrix G of standard normal deviates (gn_rng_normal, column by column), where
+ *  r = max(n_out, n_in) and c = min(n_out, n_in); factorises G = Q·R (LAPACK sgeqrf and
+ *  sorgqr), flips the sign of each column of Q whose diagonal entry of R is negative (so Q
+ *  is the Gram–Schmidt orthonormalisation of G's columns, Haar-distributed), and sets
+ *  W = gain·Q when n_out ≥ n_in (then WᵀW = gain²·I) or W = gain·Qᵀ otherwise
+ *  (W·Wᵀ = gain²·I), with gain √2 for ReLU, leaky ReLU and ELU layers and 1 for the others;
+ *  b = 0. It allocates a temporary of about max_l(n_l·n_{l−1}) floats plus LAPACK's
+ *  workspace for the call, before anything is changed. The other schemes do not allocate.
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (unknown init), GN_ERR_NOMEM (orthogonal only; the
+ *  parameters and the RNG are then unchanged). Not thread-safe on one network. */
 GN_API gn_status gn_net_init_params(gn_net *net, gn_init init, uint64_t seed);
 
 /** Grows or shrinks the workspace to hold batches of up to max_batch samples. This is the
@@ -1073,6 +1093,56 @@ GN_API const char *gn_checkpoint_meta(const gn_checkpoint *ck);
 GN_API long gn_checkpoint_meta_get(const gn_checkpoint *ck, const char *key, char *buf, size_t len);
 /** Facts about the file. Returns GN_ERR_NULL if either pointer is NULL. */
 GN_API gn_status gn_checkpoint_get_info(const gn_checkpoint *ck, gn_checkpoint_info *info);
+
+/*==== Linear algebra: closed-form readout and diagnostics ====================================
+ * LAPACK (through LAPACKE) where a factorisation beats iterating: the least-squares output
+ * layer below, the singular values of a weight matrix, and GN_INIT_ORTHOGONAL.
+ */
+
+/** Replaces the output layer's W^L and b^L by the minimiser of the ridge objective
+ *
+ *      ½ Σ_j ‖W·h_j + b − t_j‖² + ½ λ ‖W‖²_F        (the bias is not penalised)
+ *
+ *  over the n samples, where h_j is the last hidden layer's activation of sample j (sample
+ *  j itself for a one-layer network) as the network computes it, after its input scaling,
+ *  and t_j is column j of Y after the network's output scaling. The other layers are not
+ *  changed. This is gn_net_train's quadratic loss on the output layer alone with the
+ *  optimizer's coupled L2 at l2 = λ/n, solved exactly; it is the same whatever the
+ *  network's loss. X is n_inputs × n (ldx ≥ n_inputs), Y is n_outputs × n
+ *  (ldy ≥ n_outputs); any n ≥ 1, processed max_batch samples at a time with the network's
+ *  own forward pass (no dropout).
+ *  Method: Householder QR in double precision of the system [Hᵀ 1; √λ·I 0]·[Wᵀ; bᵀ] ≈ [T; 0]
+ *  (H is n_h × n), accumulated block by block (LAPACK dtpqrt and dtpmqrt), then back
+ *  substitution (dtrtrs): the condition number is not squared as with normal equations,
+ *  and the memory does not grow with n: at most (p + max(p, 512) + 70)·(p + n_outputs)
+ *  doubles, p = n_h + 1, allocated for the call. The columns are equilibrated and the factor's
+ *  reciprocal condition number estimated (dtrcon): below 16 float epsilons (about 2e−6),
+ *  or with a hidden unit that is 0 on every sample, the problem is singular and refused
+ *  (only λ = 0, or a λ too small to matter, can get there; with λ = 0 it needs at least
+ *  n_h + 1 samples whose activations, with the constant, are independent).
+ *  rmse (may be NULL) gets, after the fit, the root mean squared residual of the network's
+ *  predictions over all n·n_outputs entries, in raw output units (output scaling undone,
+ *  as gn_net_regression_metrics's mse), from one more pass of inference over X.
+ *  Every value of X and Y, the scaled targets and the hidden activations are checked
+ *  finite. On failure the parameters are unchanged (the workspace is not).
+ *  Returns GN_ERR_NULL (net, X or Y), GN_ERR_DIM (n = 0, ldx or ldy too small or above
+ *  INT_MAX), GN_ERR_ARG (λ negative or not finite), GN_ERR_UNSUPPORTED (the output layer's
+ *  activation is not the identity), GN_ERR_NONFINITE (a NaN or infinity in the data, the
+ *  scaled targets or the hidden activations: gn_net_last_error names the sample),
+ *  GN_ERR_SINGULAR, GN_ERR_NOMEM. Not thread-safe on one network (as gn_net_train);
+ *  distinct networks may be fitted concurrently. */
+GN_API gn_status gn_fit_output_lstsq(gn_net *net, const float *X, size_t ldx, const float *Y,
+                                     size_t ldy, size_t n, float lambda, double *rmse);
+
+/** The min(n_l, n_{l−1}) singular values of W^l, 1 ≤ l ≤ L, in descending order, written to
+ *  s (min(n_l, n_{l−1}) floats). σ_1 = s[0] is the spectral norm ‖W^l‖₂; s[0]/s[k−1] the
+ *  condition number (infinite when the last is 0). Computed by LAPACK sgesdd without
+ *  singular vectors on a copy of W^l: allocates n_l·n_{l−1} floats plus its workspace for
+ *  the call. The network is not changed and s is written only on success.
+ *  Returns GN_ERR_NULL (net or s), GN_ERR_ARG (l out of 1..L), GN_ERR_NONFINITE (W^l holds
+ *  a NaN or infinity), GN_ERR_NOMEM, GN_ERR_SINGULAR (sgesdd did not converge). Thread-safe
+ *  as long as no other thread changes the network's parameters. */
+GN_API gn_status gn_net_layer_singular_values(const gn_net *net, size_t l, float *s);
 
 /*==== BLAS information ======================================================================
  * Which BLAS gemmnet runs on and how it threads, for logs and `gemmnet info`. The threading

@@ -27,6 +27,7 @@ const char *gn_strerror(gn_status status)
     case GN_ERR_SECTION: return "malformed section structure";
     case GN_ERR_VALUE: return "invalid value in a model file";
     case GN_ERR_DIVERGED: return "training diverged (non-finite loss, gradient or parameter)";
+    case GN_ERR_SINGULAR: return "singular linear system, or no convergence in LAPACK";
     }
     return "unknown status";
 }

@@ -263,6 +263,10 @@ struct gn_optimizer {
     float *s1, *s2;  /* velocity / RMS / first and second moments, n_params each */
 };
 
+/* GN_INIT_ORTHOGONAL for every layer (lapack.c): allocates its temporary first, so on
+ * GN_ERR_NOMEM the parameters and the RNG are unchanged; then seeds the RNG and draws. */
+gn_status gn__init_orthogonal(gn_net *net, uint64_t seed);
+
 /* True if a fit's progress can be saved and resumed: best_epoch ≤ epochs_done ≤ 2^40, a
  * finite best loss with a best epoch, best parameters only with one (io_model.c). */
 bool gn__progress_consistent(const gn_fit_progress *p);

@@ -105,7 +105,7 @@ gn_status gn_net_config_check(const gn_net_config *cfg, char *err, size_t errlen
         REJECT(GN_ERR_ARG, "max_batch = %zu: must be in [1, INT_MAX]", cfg->max_batch);
     if ((unsigned)cfg->loss >= GN_LOSS_COUNT)
         REJECT(GN_ERR_ARG, "unknown loss %d", (int)cfg->loss);
-    if ((unsigned)cfg->init > GN_INIT_NIELSEN)
+    if ((unsigned)cfg->init >= GN_INIT_COUNT)
         REJECT(GN_ERR_ARG, "unknown init scheme %d", (int)cfg->init);
     if (!impl_valid(cfg->impl))
         REJECT(GN_ERR_ARG, "unknown implementation %d", (int)cfg->impl);
@@ -192,7 +192,10 @@ gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
         gn_net_free(net);
         return GN_ERR_NOMEM;
     }
-    gn_net_init_params(net, cfg->init, cfg->seed);
+    if (gn_net_init_params(net, cfg->init, cfg->seed) != GN_OK) { /* orthogonal: no memory */
+        gn_net_free(net);
+        return GN_ERR_NOMEM;
+    }
     *out = net;
     return GN_OK;
 }
@@ -217,8 +220,10 @@ gn_status gn_net_init_params(gn_net *net, gn_init init, uint64_t seed)
 {
     if (!net)
         return GN_ERR_NULL;
-    if ((unsigned)init > GN_INIT_NIELSEN)
+    if ((unsigned)init >= GN_INIT_COUNT)
         return gn__fail(net, GN_ERR_ARG, "gn_net_init_params: unknown init scheme %d", (int)init);
+    if (init == GN_INIT_ORTHOGONAL) /* QR factorisations: lapack.c */
+        return gn__init_orthogonal(net, seed);
     gn_rng_seed(&net->rng, seed);
     for (size_t l = 0; l < net->n_layers; l++) {
         const gn_layer *ly = &net->layers[l];

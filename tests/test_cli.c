@@ -1030,3 +1030,64 @@ Test(cli, pipes_and_cannot_open_messages)
     cr_assert_not_null(strstr(out, "/nonexistent/x.csv: cannot open: "), "%s", out);
     remove_tree(dir);
 }
+
+/*==== info: the singular values of each layer ===============================================*/
+
+/* σ_max, σ_min and the condition number printed for layer l, from its "spectrum:" line. */
+static void parse_spectrum(const char *text, size_t l, double v[3])
+{
+    char key[64];
+    snprintf(key, sizeof key, "spectrum: layer %zu (", l);
+    const char *p = strstr(text, key);
+    cr_assert_not_null(p, "no '%s' in:\n%s", key, text);
+    p = strstr(p, "): sigma_max ");
+    cr_assert_not_null(p, "%s", text);
+    char cond[32];
+    cr_assert_eq(sscanf(p, "): sigma_max %lf, sigma_min %lf, condition %31s", &v[0], &v[1], cond),
+                 3, "%s", p);
+    v[2] = strcmp(cond, "inf") == 0 ? INFINITY : strtod(cond, NULL);
+}
+
+Test(cli, info_prints_the_spectrum_of_each_layer)
+{
+    char *dir = make_tmpdir(), args[8192], m[512], z[512], err[512];
+    snprintf(m, sizeof m, "%s/m.gnn", dir);
+    snprintf(z, sizeof z, "%s/z.gnn", dir);
+    snprintf(args, sizeof args,
+             "train -q --train '%s' --epochs 1 --init orthogonal --seed 3 --save %s", iris(), m);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args, "info %s", m);
+    cr_assert_eq(run_io(args, "2>/dev/null", out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, " --init orthogonal "), "%s", out);
+    gn_net *net = NULL;
+    cr_assert_eq(gn_net_load(&net, m, err, sizeof err), GN_OK, "%s", err);
+    /* one Adam step away from orthogonal: gains √2 (relu, 64 × 4) and 1 (softmax, 3 × 64) */
+    const double gain[2] = {sqrt(2.0), 1.0};
+    for (size_t l = 1; l <= 2; l++) {
+        double v[3];
+        parse_spectrum(out, l, v);
+        cr_assert(fabs(v[0] - gain[l - 1]) < 0.1 && fabs(v[1] - gain[l - 1]) < 0.1,
+                  "layer %zu: %g %g", l, v[0], v[1]);
+        cr_assert(fabs(v[2] - v[0] / v[1]) < 1e-5 * v[2], "condition %g", v[2]);
+        float s[4];
+        cr_assert_eq(gn_net_layer_singular_values(net, l, s), GN_OK);
+        size_t k = l == 1 ? 4 : 3;
+        cr_assert(fabs(v[0] - s[0]) <= 1e-5 * s[0] && fabs(v[1] - s[k - 1]) <= 1e-5 * s[0],
+                  "layer %zu printed %g %g, library %g %g", l, v[0], v[1], (double)s[0],
+                  (double)s[k - 1]);
+    }
+    cr_assert_not_null(strstr(out, "spectrum: layer 1 (64 x 4): "), "%s", out);
+    cr_assert_null(strstr(out, "spectrum: layer 3"), "%s", out);
+    /* a layer of zeros: condition inf */
+    size_t w, b;
+    cr_assert_eq(gn_net_layer_offsets(net, 2, &w, &b), GN_OK);
+    memset(gn_net_params(net) + w, 0, 3 * 64 * sizeof(float));
+    cr_assert_eq(gn_net_save(net, z, err, sizeof err), GN_OK, "%s", err);
+    snprintf(args, sizeof args, "info %s", z);
+    cr_assert_eq(run_io(args, "2>/dev/null", out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "spectrum: layer 2 (3 x 64): sigma_max 0, sigma_min 0, "
+                                   "condition inf\n"),
+                       "%s", out);
+    gn_net_free(net);
+    remove_tree(dir);
+}

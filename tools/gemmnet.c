@@ -110,7 +110,9 @@ static const char *const train_text[] = {
     "                       sigmoid with --loss bce, identity with --regression)\n"
     "  --loss NAME          xent (= cce, needs softmax)|bce (needs sigmoid)|quadratic (= mse)\n"
     "                       |mae|huber (default xent; quadratic with --regression)\n"
-    "  --init NAME          auto|xavier|he|nielsen (default auto)\n"
+    "  --init NAME          auto|xavier|he|nielsen|orthogonal (default auto); orthogonal:\n"
+    "                       orthonormal rows or columns, times sqrt 2 in relu, leaky-relu\n"
+    "                       and elu layers\n"
     "  --seed N             seed of initialisation, shuffling and dropout (default 1)\n"
     "  --impl NAME          products: blas|naive|loop (default blas)\n",
     /* (split: ISO C only promises string literals of 4095 characters) */
@@ -214,11 +216,13 @@ static const char *const info_text[] = {
     "\n"
     "With FILE, a model file or checkpoint (train --save), checks it as the loader does and\n"
     "prints its format version, size, sections and checksum, the network (layer widths,\n"
-    "activations, loss, parameter count), its scaling, optimizer state (kind, settings,\n"
-    "learning rate, step count), training progress (epochs done, best epoch), whether it\n"
-    "holds the RNG state, and its provenance (the options, data files and data hash, time\n"
-    "and command line of the run). A rejected file gives exit status 1 and the loader's\n"
-    "message, which names the byte offset of the defect. FILE '-' reads standard input.\n"
+    "activations, loss, parameter count), each weight matrix's largest and smallest singular\n"
+    "values and their ratio, the condition number ('spectrum' lines), its scaling, optimizer\n"
+    "state (kind, settings, learning rate, step count), training progress (epochs done, best\n"
+    "epoch), whether it holds the RNG state, and its provenance (the options, data files and\n"
+    "data hash, time and command line of the run). A rejected file gives exit status 1 and\n"
+    "the loader's message, which names the byte offset of the defect. FILE '-' reads\n"
+    "standard input.\n"
     "\n"
     "Without FILE, prints the gemmnet version and the BLAS in use: its configuration, the\n"
     "kernels chosen for this CPU, how it threads (sequential, pthreads or openmp), its\n"
@@ -254,11 +258,8 @@ static const name_value losses[] = {
     {"huber", GN_LOSS_HUBER},   {NULL, 0},
 };
 static const name_value inits[] = {
-    {"auto", GN_INIT_AUTO},
-    {"xavier", GN_INIT_XAVIER},
-    {"he", GN_INIT_HE},
-    {"nielsen", GN_INIT_NIELSEN},
-    {NULL, 0},
+    {"auto", GN_INIT_AUTO},       {"xavier", GN_INIT_XAVIER},         {"he", GN_INIT_HE},
+    {"nielsen", GN_INIT_NIELSEN}, {"orthogonal", GN_INIT_ORTHOGONAL}, {NULL, 0},
 };
 static const name_value impls[] = {
     {"blas", GN_IMPL_BLAS},
@@ -2479,6 +2480,27 @@ done:
 
 /*==== info ==================================================================================*/
 
+/* One line per layer: the extreme singular values of W^l and their ratio, the condition
+ * number (inf when the smallest is 0). */
+static void print_spectra(const gn_net *net)
+{
+    for (size_t l = 1; l <= gn_net_n_layers(net); l++) {
+        size_t n_out = gn_net_layer_size(net, l), n_in = gn_net_layer_size(net, l - 1);
+        size_t k = n_out < n_in ? n_out : n_in;
+        float *s = malloc(k * sizeof *s);
+        gn_status st = s ? gn_net_layer_singular_values(net, l, s) : GN_ERR_NOMEM;
+        printf("spectrum: layer %zu (%zu x %zu)", l, n_out, n_in);
+        if (st != GN_OK)
+            printf(" unavailable: %s\n", gn_strerror(st));
+        else if (s[k - 1] > 0.0f)
+            printf(": sigma_max %.6g, sigma_min %.6g, condition %.6g\n", (double)s[0],
+                   (double)s[k - 1], (double)s[0] / (double)s[k - 1]);
+        else
+            printf(": sigma_max %.6g, sigma_min 0, condition inf\n", (double)s[0]);
+        free(s);
+    }
+}
+
 /* Prints what a model file or checkpoint holds, after every check of the loader. */
 static int info_file(const char *path)
 {
@@ -2504,6 +2526,7 @@ static int info_file(const char *path)
     for (size_t l = 1; l <= L; l++)
         printf("%s%s", l > 1 ? "," : "", name_of(output_acts, gn_net_layer_act(net, l)));
     printf(", loss %s, %zu parameters\n", name_of(losses, gn_net_loss(net)), gn_net_n_params(net));
+    print_spectra(net);
     const float *im = NULL, *is = NULL, *om = NULL, *os = NULL;
     gn_net_input_scaling(net, &im, &is);
     gn_net_output_scaling(net, &om, &os);
