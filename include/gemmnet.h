@@ -726,6 +726,80 @@ GN_API void gn_csv_options_defaults(gn_csv_options *opt);
 GN_API gn_status gn_dataset_load_csv(gn_dataset **out, const char *path, const gn_csv_options *opt,
                                      char *err, size_t errlen);
 
+/*---- Arrays: NumPy .npy and HDF5 ----------------------------------------------------------
+ *
+ * Both loaders take features X and, optionally, targets Y as arrays whose first axis counts
+ * the samples. X of shape (n,), (n, f) or (n, d1, d2, …) gives n samples of 1, f or
+ * d1·d2·… features, each sample's trailing axes flattened row-major (C order), so a 28 × 28
+ * image becomes 784 features, pixel (r, c) at feature 28·r + c. Values are converted to
+ * float: float32 exactly, float64 rounded and refused beyond the float range (±3.4e38),
+ * integers rounded to the nearest float; NaN and infinities are refused. X is stored in the
+ * dataset's layout (n_features × n, column-major: each sample's features contiguous), so a
+ * C-order float32 (n, f) array is a straight copy and a Fortran-order one a transpose.
+ * Y holds n class labels, shape (n,), of an integer type or of floats that are whole numbers,
+ * turned into one-hot columns; or, with regression, real targets of shape (n,) (one output)
+ * or (n, k) (k outputs), used as they are.
+ * Limits (as for IDX): 2^31 samples, 2^24 features per sample, 65536 classes.
+ */
+typedef struct gn_array_options {
+    int regression;   /**< 0: Y holds class labels (default); 1: Y holds real targets */
+    size_t n_classes; /**< number of outputs for class labels: 0 = max label + 1 (default),
+                           else every label must be below it (≤ 65536; a test file missing
+                           the last class still matches the network). 0 with regression */
+} gn_array_options;
+
+/** Fills *opt with the defaults listed in gn_array_options. NULL is a no-op. */
+GN_API void gn_array_options_defaults(gn_array_options *opt);
+
+/** Loads features from the NumPy .npy file x_path and targets from y_path (may be NULL to
+ *  load inputs only, for inference: Y is then all zeros with n_classes rows, 1 if 0).
+ *  Reads format versions 1.0, 2.0 and 3.0. The header, a Python dict literal, is parsed, never
+ *  evaluated, and must be as numpy writes it: exactly the keys 'descr', 'fortran_order' and
+ *  'shape' in any order, a trailing comma allowed, padded with spaces and ended by a newline.
+ *  dtypes: '<f4', '<f8', and integers '|i1', '|u1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8';
+ *  big-endian data, booleans, complex numbers, strings, object arrays (pickles are never
+ *  read) and structured dtypes are refused. C and Fortran order are both read. The sizes are
+ *  checked against the limits and the file's length before anything large is allocated:
+ *  short files and trailing bytes are errors. Both files must be regular files (not pipes)
+ *  and hold the same number of samples; labels are 1-D, regression targets 1-D or 2-D.
+ *  On failure *out is NULL and a message naming the file and what is wrong (the byte offset
+ *  of a header defect, the element index of a bad value) is written to err (errlen bytes,
+ *  always NUL-terminated) if err is not NULL. opt may be NULL for defaults.
+ *  Returns GN_ERR_NULL (out or x_path NULL), GN_ERR_ARG (regression not 0 or 1, n_classes
+ *  above 65536 or given with regression), GN_ERR_IO (cannot open or read, not a regular
+ *  file), GN_ERR_FORMAT (bad magic, version, header, dtype or shape, a size over a limit,
+ *  truncated or trailing data, different sample counts, a label that is negative, not whole or
+ *  not below n_classes), GN_ERR_NONFINITE (NaN, infinity or a value beyond the float range
+ *  in X or in regression targets, or a NaN or infinite label), GN_ERR_NOMEM.
+ *  Thread-safe. */
+GN_API gn_status gn_dataset_load_npy(gn_dataset **out, const char *x_path, const char *y_path,
+                                     const gn_array_options *opt, char *err, size_t errlen);
+
+/** Loads features from the dataset x_name and targets from the dataset y_name (may be NULL:
+ *  inputs only, as for gn_dataset_load_npy) of the HDF5 file at path. Names are HDF5 paths
+ *  ("X", "/data/train/X"). Each dataset must be of the float or integer class (any size and
+ *  byte order; HDF5 converts it in memory) with a simple dataspace of rank ≥ 1 (Y: rank 1 for
+ *  labels, 1 or 2 for regression); chunked and compressed storage is read through HDF5's
+ *  filters. The shape and value rules, limits and messages are those of
+ *  gn_dataset_load_npy. HDF5's own printing of errors is switched off during the call and
+ *  restored after it; its messages are folded into err.
+ *  Returns GN_ERR_UNSUPPORTED if gemmnet was built without HDF5 (see gn_hdf5_available), and
+ *  otherwise GN_ERR_NULL (out, path or x_name NULL), GN_ERR_ARG (as for
+ *  gn_dataset_load_npy), GN_ERR_IO (the file cannot be opened, or HDF5 fails to read it),
+ *  GN_ERR_FORMAT (not an HDF5 file, no such dataset, a class other than float or integer,
+ *  a bad rank or shape, a size over a limit, different sample counts, a bad label),
+ *  GN_ERR_NONFINITE, GN_ERR_NOMEM.
+ *  Thread safety: Debian's HDF5 is the serial build, whose library is not thread-safe. Calls
+ *  of this function are serialised by a lock inside gemmnet, so it may be called from several
+ *  threads; but not while another part of the program uses HDF5 itself. */
+GN_API gn_status gn_dataset_load_hdf5(gn_dataset **out, const char *path, const char *x_name,
+                                      const char *y_name, const gn_array_options *opt,
+                                      char *err, size_t errlen);
+
+/** 1 if this gemmnet was built with HDF5 support (gn_dataset_load_hdf5 works), else 0.
+ *  Thread-safe. */
+GN_API int gn_hdf5_available(void);
+
 /** Frees a dataset. NULL is a no-op. */
 GN_API void gn_dataset_free(gn_dataset *ds);
 

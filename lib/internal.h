@@ -151,6 +151,25 @@ struct gn_dataset {
  * with ld = rows. NULL on failure or overflow; X is then still the caller's. */
 gn_dataset *gn__dataset_new(size_t n, size_t n_features, size_t n_outputs, float *X);
 
+/*---- array datasets: targets shared by npy.c and hdf5.c (defined in npy.c) ----*/
+
+#define GN__ARRAY_MAX_CLASSES 65536 /* as documented at gn_array_options */
+
+/* GN_ERR_ARG with a message unless opt's fields are in range. */
+gn_status gn__array_check_options(const gn_array_options *opt, char *err, size_t errlen);
+
+/* Checks n samples of k target values y (sample-major) read from `name`: real targets within
+ * the float range, or (k = 1) class labels that are whole numbers in [0, n_classes or 65536).
+ * *n_outputs gets k, or the number of classes. */
+gn_status gn__array_check_targets(const double *y, size_t n, size_t k, const gn_array_options *opt,
+                                  const char *name, size_t *n_outputs, char *err, size_t errlen);
+
+/* Y (n_outputs × n, zeroed) := the checked targets as floats, or one-hot columns. */
+void gn__array_fill_targets(float *Y, const double *y, size_t n, size_t n_outputs, int regression);
+
+/* "NaN", "infinite", … or the value: why v cannot be a float, for messages. */
+const char *gn__array_bad_value(double v, char *buf, size_t len);
+
 /* Element strides of a matrix with ld in a layout: (feature i, sample j) is at
  * p[i·fs + j·ss]; fs = 1, ss = ld for samples in columns, fs = ld, ss = 1 for rows. */
 static inline void gn__strides(gn_layout layout, size_t ld, size_t *fs, size_t *ss)

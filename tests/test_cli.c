@@ -1091,3 +1091,120 @@ Test(cli, info_prints_the_spectrum_of_each_layer)
     gn_net_free(net);
     remove_tree(dir);
 }
+
+/*==== NumPy .npy data =======================================================================*/
+
+/* A version 1.0 .npy file as the format describes it: magic, version, header length, the dict
+ * padded with spaces to a multiple of 64 bytes and ended by a newline, then the data. */
+static void write_npy(const char *path, const char *descr, const char *shape, const void *data,
+                      size_t len)
+{
+    char header[256];
+    int h = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                     descr, shape);
+    size_t total = ((10 + (size_t)h + 1 + 63) / 64) * 64, hlen = total - 10;
+    memset(header + h, ' ', hlen - 1 - (size_t)h);
+    header[hlen - 1] = '\n';
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+                             (unsigned char)(hlen >> 8)};
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(pre, 1, 10, f), 10);
+    cr_assert_eq(fwrite(header, 1, hlen, f), hlen);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* The generated images as (n, 6, 6) bytes and their labels as int64, named without a .npy
+ * extension: the CLI recognises the format by its first bytes. */
+static void make_npy_sets(const char *dir)
+{
+    static unsigned char img[N_TRAIN * PIXELS], lab[N_TRAIN];
+    int64_t labels[N_TRAIN];
+    char path[512], shape[64];
+    make_images(img, lab, N_TRAIN);
+    make_images(test_img, test_lab, N_TEST);
+    for (size_t j = 0; j < N_TRAIN; j++)
+        labels[j] = lab[j];
+    snprintf(shape, sizeof shape, "(%d, %d, %d)", N_TRAIN, SIDE, SIDE);
+    snprintf(path, sizeof path, "%s/train-x.bin", dir);
+    write_npy(path, "|u1", shape, img, sizeof img);
+    snprintf(shape, sizeof shape, "(%d,)", N_TRAIN);
+    snprintf(path, sizeof path, "%s/train-y.bin", dir);
+    write_npy(path, "<i8", shape, labels, sizeof labels);
+    snprintf(shape, sizeof shape, "(%d, %d, %d)", N_TEST, SIDE, SIDE);
+    snprintf(path, sizeof path, "%s/test-x.npy", dir);
+    write_npy(path, "|u1", shape, test_img, sizeof test_img);
+    for (size_t j = 0; j < N_TEST; j++)
+        labels[j] = test_lab[j];
+    snprintf(shape, sizeof shape, "(%d,)", N_TEST);
+    snprintf(path, sizeof path, "%s/test-y.npy", dir);
+    write_npy(path, "<i8", shape, labels, N_TEST * sizeof labels[0]);
+}
+
+Test(cli, npy_train_save_eval_predict)
+{
+    char *dir = make_tmpdir(), args[4096], model[512];
+    make_npy_sets(dir);
+    snprintf(model, sizeof model, "%s/m.gnn", dir);
+    snprintf(args, sizeof args,
+             "train --train %s/train-x.bin --train-labels %s/train-y.bin --test %s/test-x.npy "
+             "--test-labels %s/test-y.npy --epochs 15 --batch 16 --lr 0.01 --save %s",
+             dir, dir, dir, dir, model);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "samples (240 train, 0 val, 60 test), 36 features, 3 classes"),
+                       "%s", out);
+    double t[4];
+    parse_final(out, FINAL_KEYS, t);
+    cr_assert_geq(t[0], 0.9, "%s", out);
+    const char *tl = strstr(out, "test_loss=");
+    cr_assert_not_null(tl);
+    double train_loss = strtod(tl + 10, NULL);
+
+    /* the checkpoint names the label files, so eval and resume can find them */
+    snprintf(args, sizeof args, "info %s", model);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "train_labels="), "%s", out);
+    cr_assert_not_null(strstr(out, "test-y.npy"), "%s", out);
+
+    /* eval on the same files: the same accuracy and loss */
+    snprintf(args, sizeof args, "eval --model %s --test %s/test-x.npy --test-labels %s/test-y.npy",
+             model, dir, dir);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    double e[3];
+    parse_final(out, "test_accuracy test_loss samples", e);
+    cr_assert_eq(e[0], t[0], "eval %g, train %g", e[0], t[0]);
+    cr_assert_float_eq(e[1], train_loss, 1e-4);
+    cr_assert_eq(e[2], N_TEST);
+
+    /* predict from the features alone: one class per line, mostly right */
+    snprintf(args, sizeof args, "predict --model %s --input %s/test-x.npy --labels", model, dir);
+    cr_assert_eq(run_io(args, "2>/dev/null", out, sizeof out), 0, "%s", out);
+    int lines = 0, right = 0;
+    for (char *s = out, *nl; (nl = strchr(s, '\n')); s = nl + 1, lines++)
+        right += lines < N_TEST && strtol(s, NULL, 10) == test_lab[lines];
+    cr_assert_eq(lines, N_TEST, "%s", out);
+    cr_assert_geq(right, 54, "%d of %d right", right, N_TEST);
+
+    /* labels are required to train and evaluate, and the error says which option */
+    snprintf(args, sizeof args, "train --train %s/train-x.bin --epochs 1", dir);
+    cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "--train-labels"), "%s", out);
+    snprintf(args, sizeof args, "eval --model %s --test %s/test-x.npy", model, dir);
+    cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "--test-labels"), "%s", out);
+    /* options of other formats do not apply */
+    snprintf(args, sizeof args,
+             "train --train %s/train-x.bin --train-labels %s/train-y.bin --h5-x images", dir, dir);
+    cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "applies to HDF5 files"), "%s", out);
+    snprintf(args, sizeof args,
+             "train --train %s/train-x.bin --train-labels %s/train-y.bin --header yes", dir, dir);
+    cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+    /* a bad file is a data error with the loader's message: labels that do not match */
+    snprintf(args, sizeof args,
+             "train --train %s/train-x.bin --train-labels %s/test-y.npy --epochs 1", dir, dir);
+    cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "has 60 labels"), "%s", out);
+    remove_tree(dir);
+}

@@ -63,3 +63,4 @@ Test(fuzz_replay, model, .timeout = 60) { replay_target("model", gn_fuzz_model);
 Test(fuzz_replay, idx, .timeout = 60) { replay_target("idx", gn_fuzz_idx); }
 Test(fuzz_replay, csv, .timeout = 60) { replay_target("csv", gn_fuzz_csv); }
 Test(fuzz_replay, roundtrip, .timeout = 60) { replay_target("roundtrip", gn_fuzz_roundtrip); }
+Test(fuzz_replay, npy, .timeout = 60) { replay_target("npy", gn_fuzz_npy); }

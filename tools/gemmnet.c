@@ -42,6 +42,8 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 #define DEF_HIDDEN         64    /* other data: features,64,outputs */
 #define DEF_SPLIT_SEED     42
 #define DEF_TEST_FRAC      0.2
+#define DEF_H5_X           "X" /* HDF5 dataset names (--h5-x, --h5-y) */
+#define DEF_H5_Y           "y"
 
 /* Generous but finite limits, so a typo cannot ask for a year of training or a huge buffer. */
 #define MAX_EPOCHS    100000000L
@@ -80,11 +82,17 @@ static const char *const train_text[] = {
     "\n"
     "data:\n"
     "  --train FILE         training set: IDX images (a name containing 'idx', or IDX or\n"
-    "                       gzip content) or CSV; --data is an alias. '-' reads a CSV from\n"
-    "                       standard input (IDX must be a regular file)\n"
-    "  --test FILE          test set, of either kind (default: --test-frac of --train)\n"
-    "  --train-labels FILE  IDX labels of --train (default: its name with 'images-idx3'\n"
-    "                       replaced by 'labels-idx1'); --test-labels FILE likewise\n"
+    "                       gzip content), a NumPy .npy array or an HDF5 file (told by\n"
+    "                       their first bytes), or CSV; --data is an alias. '-' reads a CSV\n"
+    "                       from standard input (the others must be regular files)\n"
+    "  --test FILE          test set, of any kind (default: --test-frac of --train)\n"
+    "  --train-labels FILE  labels of --train: IDX labels (default: its name with\n"
+    "                       'images-idx3' replaced by 'labels-idx1'), or for a .npy --train\n"
+    "                       a .npy of n labels or targets (required); --test-labels FILE\n"
+    "                       likewise\n"
+    "  --h5-x NAME          HDF5: the features dataset, first axis = samples (default X)\n"
+    "  --h5-y NAME          HDF5: the labels or targets dataset (default y)\n",
+    /* (split: ISO C only promises string literals of 4095 characters) */
     "  --test-frac F        without --test: fraction of --train held out for testing,\n"
     "                       0 < F < 1 (default 0.2)\n"
     "  --val-split F        fraction of the training set held out for validation,\n"
@@ -100,7 +108,8 @@ static const char *const train_text[] = {
     "  --delimiter C        field separator, one character, 'tab' or 'space' (default ',')\n"
     "  --regression         the label is a real-valued target: the defaults become --loss\n"
     "                       quadratic --out identity, targets are standardised, and the\n"
-    "                       test set is scored by mse and r2\n"
+    "                       test set is scored by mse and r2 (also for .npy and HDF5 data,\n"
+    "                       whose targets may have k outputs: shape (n, k))\n"
     "network:\n"
     "  --layers A,B,...,Z   all layer widths, inputs first, outputs last (default\n"
     "                       " DEF_FASHION_LAYERS " for Fashion-MNIST, else features,64,outputs)\n"
@@ -176,8 +185,12 @@ static const char *const eval_text[] = {
     "  test_mse=... test_r2=... test_loss=... samples=...\n"
     "\n"
     "  --model FILE         the model file\n"
-    "  --test FILE          test set: IDX images or CSV (features and a label, as for train)\n"
-    "  --test-labels FILE   IDX labels (default: derived from the images file name)\n"
+    "  --test FILE          test set: IDX images, .npy, HDF5 or CSV (features and a label,\n"
+    "                       as for train)\n"
+    "  --test-labels FILE   IDX labels (default: derived from the images file name), or the\n"
+    "                       .npy labels or targets of a .npy --test (required)\n"
+    "  --h5-x NAME          HDF5: features dataset (default: as in training, else X)\n"
+    "  --h5-y NAME          HDF5: labels or targets dataset (default: as in training, else y)\n"
     "  --label-column N     CSV: 0-based column of the label (default: as in training,\n"
     "                       else the last)\n"
     "  --header WHEN        CSV: auto|yes|no (default: as in training, else auto)\n"
@@ -199,7 +212,9 @@ static const char *const predict_text[] = {
     "\n"
     "  --model FILE         the model file\n"
     "  --input FILE         CSV with one column per model input and no label column ('-':\n"
-    "                       standard input), or IDX images (no labels file needed)\n"
+    "                       standard input), or IDX images, a .npy array or an HDF5 file\n"
+    "                       (features only: no labels needed)\n"
+    "  --h5-x NAME          HDF5: features dataset (default: as in training, else X)\n"
     "  --header WHEN        CSV: auto|yes|no (default: as in training, else auto: yes if a\n"
     "                       field of the first line is not a number)\n"
     "  --delimiter C        CSV: field separator, one character, 'tab' or 'space' (default:\n"
@@ -494,6 +509,8 @@ typedef enum opt_id {
     O_TEST,
     O_TRAIN_LABELS,
     O_TEST_LABELS,
+    O_H5_X,
+    O_H5_Y,
     O_INPUT,
     O_MODEL,
     O_SAVE,
@@ -546,6 +563,7 @@ typedef struct cli_args {
                                      or on the command line) */
     unsigned char user[O_COUNT];  /* which options appeared on the command line */
     const char *train, *test, *train_labels, *test_labels, *input, *model, *save, *resume;
+    const char *h5_x, *h5_y; /* HDF5 dataset names of the features and targets */
     int header, regression, standardize; /* header, standardize: −1 auto, 0 no, 1 yes */
     long label_column;
     char delimiter;
@@ -591,6 +609,8 @@ static const option options[] = {
     {"--train-labels", NULL, O_TRAIN_LABELS, TRAIN, V_PATH, AT(train_labels), NULL, 0, 0, 0},
     {"--test-labels", NULL, O_TEST_LABELS, TRAIN | CMD_EVAL, V_PATH, AT(test_labels), NULL, 0, 0,
      0},
+    {"--h5-x", NULL, O_H5_X, CMD_ALL, V_PATH, AT(h5_x), NULL, 0, 0, 0},
+    {"--h5-y", NULL, O_H5_Y, TRAIN | CMD_EVAL, V_PATH, AT(h5_y), NULL, 0, 0, 0},
     {"--input", NULL, O_INPUT, CMD_PREDICT, V_PATH, AT(input), NULL, 0, 0, 0},
     {"--model", NULL, O_MODEL, CMD_EVAL | CMD_PREDICT, V_PATH, AT(model), NULL, 0, 0, 0},
     {"--save", NULL, O_SAVE, TRAIN, V_PATH, AT(save), NULL, 0, 0, 0},
@@ -652,6 +672,8 @@ static void args_defaults(cli_args *a, unsigned cmd, const char *name)
     a->header = csv.header;
     a->label_column = csv.label_column;
     a->delimiter = csv.delimiter;
+    a->h5_x = DEF_H5_X;
+    a->h5_y = DEF_H5_Y;
     a->test_frac = DEF_TEST_FRAC;
     a->split_seed = DEF_SPLIT_SEED;
     a->standardize = -1;
@@ -1089,6 +1111,7 @@ typedef struct run_facts {
     size_t n_train;
     const char *resumed_from;
     size_t resumed_epoch;
+    int any_hdf5; /* --h5-x and --h5-y apply */
 } run_facts;
 
 /* The effective training options as the train command line reads them back. */
@@ -1127,6 +1150,12 @@ static void sb_args(sbuf *b, const cli_args *a, const run_facts *f)
                   name_of(whens, a->header));
         sb_word(b, delimiter_name(a->delimiter, d));
     }
+    if (f->any_hdf5) {
+        sb_printf(b, " --h5-x ");
+        sb_word(b, a->h5_x);
+        sb_printf(b, " --h5-y ");
+        sb_word(b, a->h5_y);
+    }
 }
 
 /* The provenance text of a run; NULL if out of memory. The caller frees it. */
@@ -1161,6 +1190,10 @@ static char *make_meta(const cli_args *a, const run_facts *f, int argc, char **a
         sb_meta(&b, "header", name_of(whens, a->header));
         sb_meta(&b, "delimiter", delimiter_name(a->delimiter, d));
     }
+    if (f->any_hdf5) { /* the dataset names eval and predict default to */
+        sb_meta(&b, "h5_x", a->h5_x);
+        sb_meta(&b, "h5_y", a->h5_y);
+    }
     if (f->resumed_from) {
         sb_meta(&b, "resumed_from", f->resumed_from);
         snprintf(r, sizeof r, "%zu", f->resumed_epoch);
@@ -1187,13 +1220,14 @@ typedef struct model_meta {
     int have_csv, header, regression; /* regression: −1 unknown */
     long label_column;
     char delimiter;
+    char h5_x[256], h5_y[256]; /* HDF5 dataset names of training ("": not recorded) */
 } model_meta;
 
 static void read_model_meta(const gn_checkpoint *ck, model_meta *m)
 {
     char v[64];
     long x;
-    *m = (model_meta){0, -1, -1, -1, ','};
+    *m = (model_meta){0, -1, -1, -1, ',', "", ""};
     if (gn_checkpoint_meta_get(ck, "regression", v, sizeof v) >= 0)
         m->regression = strcmp(v, "yes") == 0;
     int ok = gn_checkpoint_meta_get(ck, "label_column", v, sizeof v) >= 0;
@@ -1219,6 +1253,10 @@ static void read_model_meta(const gn_checkpoint *ck, model_meta *m)
             ok = 0;
     }
     m->have_csv = ok;
+    if (gn_checkpoint_meta_get(ck, "h5_x", m->h5_x, sizeof m->h5_x) < 0 ||
+        gn_checkpoint_meta_get(ck, "h5_y", m->h5_y, sizeof m->h5_y) < 0 ||
+        strlen(m->h5_x) + 1 >= sizeof m->h5_x || strlen(m->h5_y) + 1 >= sizeof m->h5_y)
+        m->h5_x[0] = m->h5_y[0] = '\0'; /* absent, or too long to be a name we wrote */
 }
 
 /*==== Helpers ===============================================================================*/
@@ -1315,6 +1353,31 @@ static int is_idx(const char *path)
     return got == 3 && ((m[0] == 0 && m[1] == 0 && m[2] == 8) || (m[0] == 0x1f && m[1] == 0x8b));
 }
 
+/* The kinds of data file. .npy and HDF5 are told by their leading bytes, "\x93NUMPY" and
+ * "\x89HDF\r\n\x1a\n"; IDX as is_idx says; anything else is CSV. */
+enum { DATA_CSV, DATA_IDX, DATA_NPY, DATA_HDF5 };
+static const char *const data_kind_names[] = {"CSV", "IDX", ".npy", "HDF5"};
+
+static int data_kind(const char *path)
+{
+    struct stat sb;
+    unsigned char m[8] = {0};
+    size_t got = 0;
+    /* (only a regular file is sniffed: looking into a pipe would eat its bytes) */
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            got = fread(m, 1, sizeof m, f);
+            fclose(f);
+        }
+    }
+    if (got >= 6 && memcmp(m, "\x93NUMPY", 6) == 0)
+        return DATA_NPY;
+    if (got == 8 && memcmp(m, "\x89HDF\r\n\x1a\n", 8) == 0)
+        return DATA_HDF5;
+    return is_idx(path) ? DATA_IDX : DATA_CSV;
+}
+
 /* The labels file of an IDX images file: "images-idx3" replaced by "labels-idx1" in its
  * base name. 0 after a usage message if the name has no such part. */
 static int derive_labels(const char *images, const char *opt, char *buf, size_t len)
@@ -1366,14 +1429,37 @@ static int idx_regular(const char *path)
     return 1;
 }
 
-/* Loads path as IDX (labels from labels_path, or derived, naming labels_opt in a message)
- * or as CSV. Returns 0, or the exit status after a message. */
+/* Loads path as IDX (labels from labels_path, or derived, naming labels_opt in a message),
+ * .npy (labels or targets from labels_path, which training and eval need), HDF5 (the datasets
+ * --h5-x and --h5-y of a) or CSV, as `kind` says. Returns 0, or the exit status after a
+ * message. */
 static int load_data(dset *out, const char *path, const char *labels_path, const char *labels_opt,
-                     int idx, const gn_csv_options *csv)
+                     int kind, const gn_csv_options *csv, const cli_args *a)
 {
     char err[1024] = "", derived[4096];
     gn_status st;
-    if (idx) {
+    if (kind == DATA_NPY || kind == DATA_HDF5) {
+        if (kind == DATA_NPY && !labels_path) {
+            errmsg("%s is a .npy array of features: give its %s with %s FILE (a .npy array of "
+                   "n %s)",
+                   path, csv->regression ? "targets" : "labels", labels_opt,
+                   csv->regression ? "targets, or n × k" : "class labels");
+            return EXIT_USAGE;
+        }
+        if (kind == DATA_HDF5 && labels_path) {
+            errmsg("%s: %s is for IDX and .npy data; the labels of an HDF5 file are its "
+                   "dataset --h5-y (default '" DEF_H5_Y "')",
+                   path, labels_opt);
+            return EXIT_USAGE;
+        }
+        gn_array_options ao;
+        gn_array_options_defaults(&ao);
+        ao.regression = csv->regression;
+        st = kind == DATA_NPY ? gn_dataset_load_npy(&out->ds, path, labels_path, &ao, err,
+                                                    sizeof err)
+                              : gn_dataset_load_hdf5(&out->ds, path, a->h5_x, a->h5_y, &ao, err,
+                                                     sizeof err);
+    } else if (kind == DATA_IDX) {
         if (!labels_path) {
             if (!derive_labels(path, labels_opt, derived, sizeof derived))
                 return EXIT_USAGE;
@@ -2020,26 +2106,35 @@ static int cmd_train(int argc, char **argv)
         test_path = fm.test;
         test_labels = fm.test_labels;
     }
-    int train_idx = is_idx(train_path), test_idx = test_path ? is_idx(test_path) : train_idx;
-    int any_csv = !train_idx || !test_idx;
+    int train_kind = data_kind(train_path),
+        test_kind = test_path ? data_kind(test_path) : train_kind;
+    int train_idx = train_kind == DATA_IDX, test_idx = test_kind == DATA_IDX;
+    int any_csv = train_kind == DATA_CSV || test_kind == DATA_CSV;
+    int any_hdf5 = train_kind == DATA_HDF5 || test_kind == DATA_HDF5;
     /* (options stored in a checkpoint that the data makes moot are not the user's mistake) */
     const char *csv_opt = a.user[O_HEADER]         ? "--header"
                           : a.user[O_DELIMITER]    ? "--delimiter"
                           : a.user[O_LABEL_COLUMN] ? "--label-column"
                                                    : NULL;
     rc = EXIT_USAGE;
-    if (a.train_labels && !train_idx) {
+    if (a.train_labels && train_kind == DATA_CSV) {
         errmsg("--train-labels: %s is read as CSV, whose labels are a column (--label-column)",
                train_path);
         goto done;
     }
-    if (a.test_labels && !test_idx) {
+    if (a.test_labels && test_kind == DATA_CSV) {
         errmsg("--test-labels: %s is read as CSV, whose labels are a column (--label-column)",
                test_path);
         goto done;
     }
     if (csv_opt && !any_csv) {
-        errmsg("%s applies to CSV files, and the data is IDX", csv_opt);
+        errmsg("%s applies to CSV files, and the data is %s", csv_opt,
+               data_kind_names[train_kind]);
+        goto done;
+    }
+    if ((a.user[O_H5_X] || a.user[O_H5_Y]) && !any_hdf5) {
+        errmsg("%s applies to HDF5 files, and the data is %s", a.user[O_H5_X] ? "--h5-x" : "--h5-y",
+               data_kind_names[train_kind]);
         goto done;
     }
     if (a.regression && (train_idx || test_idx)) {
@@ -2052,11 +2147,13 @@ static int cmd_train(int argc, char **argv)
 
     gn_csv_options csv = csv_options(&a, a.regression);
     double t0 = now_seconds();
-    if ((rc = load_data(&train, train_path, train_labels, "--train-labels", train_idx, &csv)))
+    if ((rc = load_data(&train, train_path, train_labels, "--train-labels", train_kind, &csv,
+                        &a)))
         goto done;
     size_t n_file = gn_dataset_n_samples(train.ds);
     if (test_path) {
-        if ((rc = load_data(&test, test_path, test_labels, "--test-labels", test_idx, &csv)))
+        if ((rc = load_data(&test, test_path, test_labels, "--test-labels", test_kind, &csv,
+                            &a)))
             goto done;
     } else {
         all = train;
@@ -2186,9 +2283,9 @@ static int cmd_train(int argc, char **argv)
     if (a.save) {
         run_facts facts = {
             a.train ? train_path : fm.train,
-            train_idx ? train_labels : NULL,
+            train_idx || train_kind == DATA_NPY ? train_labels : NULL,
             a.test || !a.train ? test_path : NULL,
-            test_path && test_idx ? test_labels : NULL,
+            test_path && (test_idx || test_kind == DATA_NPY) ? test_labels : NULL,
             !a.train,
             any_csv,
             a.sizes,
@@ -2199,6 +2296,7 @@ static int cmd_train(int argc, char **argv)
             gn_dataset_n_samples(train.ds),
             a.resume,
             first_epoch - 1,
+            any_hdf5,
         };
         if (!(meta = make_meta(&a, &facts, argc + 1, argv - 1))) {
             errmsg("out of memory");
@@ -2332,6 +2430,15 @@ static void model_csv_defaults(gn_csv_options *csv, const cli_args *a, const mod
         csv->delimiter = mm->delimiter;
 }
 
+/* Likewise the HDF5 dataset names the model was trained with. */
+static void model_hdf5_defaults(cli_args *a, const model_meta *mm)
+{
+    if (!a->user[O_H5_X] && mm->h5_x[0])
+        a->h5_x = mm->h5_x;
+    if (!a->user[O_H5_Y] && mm->h5_y[0])
+        a->h5_y = mm->h5_y;
+}
+
 /*==== eval ==================================================================================*/
 
 static int cmd_eval(int argc, char **argv)
@@ -2346,13 +2453,14 @@ static int cmd_eval(int argc, char **argv)
     if ((rc = set_threads(a.threads)) || (rc = load_model(&net, &mm, a.model, (gn_impl)a.impl)))
         goto done;
     /* What the model was trained as, if its file says; else what its outputs suggest. */
-    int idx = is_idx(a.test),
+    int kind = data_kind(a.test), idx = kind == DATA_IDX,
         regression = mm.regression >= 0 ? mm.regression : is_regression_model(net);
-    if (a.test_labels && !idx) {
+    if (a.test_labels && kind == DATA_CSV) {
         errmsg("--test-labels: %s is read as CSV, whose labels are a column", a.test);
         rc = EXIT_USAGE;
         goto done;
     }
+    model_hdf5_defaults(&a, &mm);
     if (idx && regression) {
         errmsg("%s is a regression model, and IDX labels are classes", a.model);
         rc = EXIT_RUNTIME;
@@ -2360,7 +2468,7 @@ static int cmd_eval(int argc, char **argv)
     }
     gn_csv_options csv = csv_options(&a, regression);
     model_csv_defaults(&csv, &a, &mm);
-    if ((rc = load_data(&test, a.test, a.test_labels, "--test-labels", idx, &csv)))
+    if ((rc = load_data(&test, a.test, a.test_labels, "--test-labels", kind, &csv, &a)))
         goto done;
     size_t ni = gn_net_n_inputs(net), no = gn_net_n_outputs(net);
     if (gn_dataset_n_features(test.ds) != ni) {
@@ -2414,14 +2522,27 @@ static int cmd_predict(int argc, char **argv)
     }
     size_t ni = gn_net_n_inputs(net), no = gn_net_n_outputs(net), n = 0, ldx = ni;
     const float *X;
-    if (is_idx(a.input)) {
+    int kind = data_kind(a.input);
+    if (a.user[O_H5_X] && kind != DATA_HDF5) {
+        errmsg("--h5-x applies to HDF5 files, and %s is %s", a.input, data_kind_names[kind]);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    if (kind != DATA_CSV) {
         char err[1024] = "";
-        if (!idx_regular(a.input)) {
+        if (kind == DATA_IDX && !idx_regular(a.input)) {
             rc = EXIT_RUNTIME;
             goto done;
         }
-        gn_status st = gn_dataset_load_idx(&in.ds, a.input, NULL, 0, err, sizeof err);
-        if (st != GN_OK) { /* images only: no labels file is needed to predict */
+        model_hdf5_defaults(&a, &mm);
+        /* inputs only: no labels are needed to predict */
+        gn_status st = kind == DATA_IDX ? gn_dataset_load_idx(&in.ds, a.input, NULL, 0, err,
+                                                              sizeof err)
+                       : kind == DATA_NPY
+                           ? gn_dataset_load_npy(&in.ds, a.input, NULL, NULL, err, sizeof err)
+                           : gn_dataset_load_hdf5(&in.ds, a.input, a.h5_x, NULL, NULL, err,
+                                                  sizeof err);
+        if (st != GN_OK) {
             errmsg("%s", err[0] ? err : gn_strerror(st));
             rc = EXIT_RUNTIME;
             goto done;

@@ -124,11 +124,23 @@ def write(target, items):
             f.write(data)
 
 
+def npy_inputs():
+    """fuzz_npy: a mode byte (targets.h) before a fixture numpy wrote (tests/data/npy)."""
+    d = os.path.join(HERE, "..", "data", "npy")
+    for mode, name in [(0x00, "x-f4"), (0x00, "x-f8-3d-fortran"), (0x00, "x-f4-v3"),
+                       (0x00, "x-u1"), (0x01, "y-i8"), (0x01, "y-f4"), (0x41, "y-u1"),
+                       (0x03, "t-f4-2d-fortran"), (0x02, "x-i2"), (0x00, "bad-x-nan"),
+                       (0x00, "bad-object")]:
+        with open(os.path.join(d, name + ".npy"), "rb") as f:
+            yield name, bytes([mode]) + f.read()
+
+
 def main():
     write("model", models(random.Random(1)))
     write("idx", idx_inputs(random.Random(2)))
     write("csv", csv_inputs())
     write("roundtrip", roundtrip_inputs(random.Random(3)))
+    write("npy", npy_inputs())
 
 
 if __name__ == "__main__":

@@ -785,3 +785,85 @@ int gn_fuzz_roundtrip(const uint8_t *data, size_t size)
     gn_net_free(net);
     return 0;
 }
+
+/*---- .npy ----*/
+
+/* The float32 little-endian value of 4 bytes. */
+static float get_f32le(const uint8_t *p)
+{
+    uint32_t u = get_u32le(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+int gn_fuzz_npy(const uint8_t *data, size_t size)
+{
+    static const char target[] = "fuzz_npy";
+    static const size_t classes[16] = {0, 1, 2, 3, 10, 256, 65536, 65537, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (size < 1)
+        return 0;
+    unsigned mode = data[0];
+    bool as_targets = mode & 1;
+    gn_array_options opt;
+    gn_array_options_defaults(&opt);
+    opt.regression = (mode >> 1) & 1;
+    opt.n_classes = classes[mode >> 4];
+    const uint8_t *file = data + 1;
+    size_t len = size - 1;
+    const char *path = put_file(0, file, len);
+
+    char err[ERRLEN];
+    memset(err, 'x', sizeof err);
+    gn_dataset *ds = (gn_dataset *)&err;
+    gn_status st = gn_dataset_load_npy(&ds, path, as_targets ? path : NULL, &opt, err, sizeof err);
+    bool bad_opt = opt.n_classes > 65536 || (opt.regression && opt.n_classes);
+    if (bad_opt)
+        CHECK(target, st == GN_ERR_ARG, "bad options accepted (%s)", gn_strerror(st));
+    if (st != GN_OK) {
+        check_failure(target, st, ds, err);
+        return 0;
+    }
+    CHECK(target, ds != NULL, "GN_OK without a dataset");
+    size_t n = gn_dataset_n_samples(ds), nf = gn_dataset_n_features(ds);
+    size_t no = gn_dataset_n_outputs(ds);
+    const float *X = gn_dataset_x(ds), *Y = gn_dataset_y(ds);
+    CHECK(target, n >= 1 && nf >= 1 && no >= 1 && X && Y, "empty dataset");
+    CHECK(target, gn_dataset_ldx(ds) == nf && gn_dataset_ldy(ds) == no, "unexpected strides");
+    CHECK(target, len >= 10 && memcmp(file, "\x93NUMPY", 6) == 0, "loaded without the magic");
+    /* the data is the end of the file: at least one byte per element */
+    CHECK(target, n * nf < len, "%zu × %zu elements from %zu bytes", n, nf, len);
+    for (size_t i = 0; i < n * nf; i++)
+        CHECK(target, isfinite(X[i]), "feature %zu is %g", i, (double)X[i]);
+    /* numpy's own spelling of a C-order float32 array: X is the last 4·n·nf bytes, bit for bit */
+    static const char c_f4[] = "{'descr': '<f4', 'fortran_order': False, ";
+    if (len >= 10 + sizeof c_f4 - 1 && file[6] == 1 && memcmp(file + 10, c_f4, sizeof c_f4 - 1) == 0) {
+        CHECK(target, len - 10 >= 4 * n * nf, "too little data for %zu floats", n * nf);
+        const uint8_t *d = file + len - 4 * n * nf;
+        for (size_t i = 0; i < n * nf; i++) {
+            float v = get_f32le(d + 4 * i);
+            CHECK(target, memcmp(&v, &X[i], sizeof v) == 0, "feature %zu is %g, the file has %g", i,
+                  (double)X[i], (double)v);
+        }
+    }
+    if (!as_targets) {
+        for (size_t e = 0; e < n * no; e++)
+            CHECK(target, Y[e] == 0.0f, "inputs only, but target %zu is %g", e, (double)Y[e]);
+    } else if (opt.regression) {
+        CHECK(target, no == nf, "%zu outputs from a file of %zu values per sample", no, nf);
+        for (size_t e = 0; e < n * no; e++)
+            CHECK(target, Y[e] == X[e], "target %zu is %g, the same value as a feature is %g", e,
+                  (double)Y[e], (double)X[e]);
+    } else {
+        CHECK(target, nf == 1 && no <= 65536, "labels of %zu per sample, %zu classes", nf, no);
+        for (size_t j = 0; j < n; j++) {
+            CHECK(target, X[j] >= 0.0f && X[j] < (float)no, "label %g of %zu classes",
+                  (double)X[j], no);
+            for (size_t c = 0; c < no; c++)
+                CHECK(target, Y[c + j * no] == (c == (size_t)X[j] ? 1.0f : 0.0f),
+                      "sample %zu is not one-hot at its label", j);
+        }
+    }
+    gn_dataset_free(ds);
+    return 0;
+}

@@ -37,4 +37,11 @@ int gn_fuzz_csv(const uint8_t *data, size_t size);
  * load back identical and save back to the same bytes. */
 int gn_fuzz_roundtrip(const uint8_t *data, size_t size);
 
+/* gn_dataset_load_npy. data[0] chooses: bit 0 loads the file as its own targets too, bit 1
+ * regression, bits 4–7 n_classes (0, 1, 2, 3, 10, 256, 65536, 65537, then 0); the rest is the
+ * file. A dataset that loads is checked: finite features, at least a byte per element, the
+ * bytes themselves for numpy's C-order float32 header, targets equal to the features (zeros
+ * without targets, one-hot at the label for labels). */
+int gn_fuzz_npy(const uint8_t *data, size_t size);
+
 #endif
