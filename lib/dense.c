@@ -262,13 +262,17 @@ WIDEST_SIMD static void sgd_update(float *restrict p, const float *restrict g, f
 
 /* True if no element is NaN or infinite, i.e. none has an all-ones exponent. Integer tests
  * OR-ed together vectorise without a dependency chain through floating-point adds. */
-WIDEST_SIMD bool gn__all_finite(const float *restrict x, size_t n)
+WIDEST_SIMD static bool all_finite(const float *restrict x, size_t n)
 {
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++)
         bad |= nonfinite(x[i]);
     return bad == 0;
 }
+
+/* GCC gives the ifunc of a non-static target_clones function default visibility whatever
+ * -fvisibility says, so it would be exported: the clones stay static behind this call. */
+bool gn__all_finite(const float *x, size_t n) { return all_finite(x, n); }
 
 bool gn__columns_finite(const float *A, size_t rows, size_t ld, size_t n, size_t *bad)
 {
