@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Unquoted flag and name lists are split into words on purpose; `A && B || fail` is meant.
+# shellcheck disable=SC2086,SC2015
+# Installs the current build into a temporary directory (meson install --destdir) and proves
+# that a program outside the tree can find and use it through pkg-config, as a user would.
+#
+#   install.sh c   BUILD_ROOT SOURCE_ROOT PREFIX VERSION SOVERSION
+#       the installed file set, SONAME and symlinks, exported symbols, the header alone as
+#       C99, consumer.c linked dynamically and statically, and run
+#   install.sh cxx BUILD_ROOT SOURCE_ROOT PREFIX VERSION SOVERSION
+#       consumer.cpp as C++11 against the installed header and shared library, and run
+#
+# Environment: CC and CXX (compiler commands, may contain words such as "ccache cc"),
+# MESON (the meson command), GEMMNET_KEEP_TMP=1 keeps the temporary directory.
+# Nothing outside the temporary directory is written: the install goes to DESTDIR, and the
+# consumers find the staged files through pkg-config and a copy of gemmnet.pc whose prefix
+# is DESTDIR/PREFIX (why not pkgconf's --define-prefix: see step 1).
+set -euo pipefail
+
+me=install.sh
+if [ $# -ne 6 ]; then
+    echo "usage: $me c|cxx BUILD_ROOT SOURCE_ROOT PREFIX VERSION SOVERSION" >&2
+    exit 2
+fi
+mode=$1 build=$2 src=$3 prefix=$4 version=$5 soversion=$6
+case $mode in c | cxx) ;; *) echo "$me: unknown mode '$mode' (c or cxx)" >&2; exit 2 ;; esac
+here=$src/tests/consumer
+read -ra cc <<< "${CC:-cc}"
+read -ra cxx <<< "${CXX:-c++}"
+read -ra meson <<< "${MESON:-meson}"
+
+fail() {
+    echo "$me: FAIL: $*" >&2
+    exit 1
+}
+# Any command that fails outside an explicit check still says which one it was.
+trap 'echo "$me: FAIL: line $LINENO: command failed: $BASH_COMMAND" >&2' ERR
+step() { echo "$me: $*"; }
+
+# A user's environment: meson test points LD_LIBRARY_PATH at the build directory, which
+# would hide whether the consumers find the installed library.
+unset LD_LIBRARY_PATH
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gemmnet-install-XXXXXX")
+cleanup() {
+    if [ "${GEMMNET_KEEP_TMP:-0}" = 1 ]; then
+        echo "$me: kept $tmp"
+    else
+        rm -rf -- "$tmp"
+    fi
+}
+trap cleanup EXIT
+
+if [ "$mode" = cxx ] && ! command -v "${cxx[0]}" > /dev/null; then
+    echo "$me: SKIP: no C++ compiler (${cxx[*]}); Debian: apt-get install g++"
+    exit 77
+fi
+
+# ---- 1. install into a staging directory ---------------------------------------------------
+# The build that is being tested is installed as it is (--no-rebuild: meson test has already
+# built it; a separate configure with --prefix would compile everything a second time).
+stage=$tmp/stage
+step "meson install --destdir $stage"
+"${meson[@]}" install -C "$build" --no-rebuild --quiet --destdir "$stage" \
+    > "$tmp/install.log" 2>&1 ||
+    { cat "$tmp/install.log" >&2; fail "meson install --destdir failed (log above)"; }
+root=$stage$prefix
+[ -d "$root" ] || fail "nothing was installed under $root"
+
+pcs=$(find "$stage" -name gemmnet.pc)
+[ "$(printf '%s\n' "$pcs" | grep -c .)" = 1 ] || fail "expected one gemmnet.pc, found: '$pcs'"
+pcdir=$(dirname "$pcs")
+
+# The staged gemmnet.pc still says prefix=PREFIX. pkgconf's --define-prefix guesses the prefix
+# as two directories above the .pc file, which is wrong for Debian's multiarch libdir
+# (PREFIX/lib/x86_64-linux-gnu/pkgconfig), and, like --define-variable=prefix=... and
+# PKG_CONFIG_SYSROOT_DIR, it rewrites the paths of the system packages gemmnet requires
+# (zlib, lapacke, ...) as well. So a copy of gemmnet.pc gets its one prefix= line pointed at
+# the stage; every other line, libdir and includedir included, is used as installed.
+# PKG_CONFIG_PATH holds only that copy's directory, so no gemmnet installed on this machine
+# can be found instead (the -I and -L paths are checked below).
+mkdir "$tmp/pc"
+[ "$(grep -c '^prefix=' "$pcdir/gemmnet.pc")" = 1 ] || fail "gemmnet.pc has no single prefix= line"
+sed "s|^prefix=.*|prefix=$root|" "$pcdir/gemmnet.pc" > "$tmp/pc/gemmnet.pc"
+export PKG_CONFIG_PATH=$tmp/pc
+unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR
+pc=(pkg-config)
+cflags=$("${pc[@]}" --cflags gemmnet) || fail "pkg-config --cflags gemmnet"
+libs=$("${pc[@]}" --libs gemmnet) || fail "pkg-config --libs gemmnet"
+libdir=$("${pc[@]}" --variable=libdir gemmnet)
+includedir=$("${pc[@]}" --variable=includedir gemmnet)
+step "pkg-config: $cflags $libs"
+for d in "$includedir" "$libdir"; do
+    case $d in "$stage"/*) ;; *) fail "$d is not in the stage: is it outside the prefix?" ;; esac
+done
+case " $cflags " in *" -I$includedir "*) ;; *) fail "--cflags lacks -I$includedir: $cflags" ;; esac
+case " $libs " in *" -L$libdir "*) ;; *) fail "--libs lacks -L$libdir: $libs" ;; esac
+case " $libs " in *" -lgemmnet "*) ;; *) fail "--libs lacks -lgemmnet: $libs" ;; esac
+
+header_version=$(sed -n 's/^#define GN_VERSION_STRING "\(.*\)"$/\1/p' "$includedir/gemmnet.h")
+pc_version=$("${pc[@]}" --modversion gemmnet)
+[ "$header_version" = "$version" ] && [ "$pc_version" = "$version" ] ||
+    fail "versions differ: meson project $version, gemmnet.h '$header_version'," \
+        "gemmnet.pc '$pc_version'"
+
+if [ "$mode" = cxx ]; then
+    step "C++11 consumer"
+    "${cxx[@]}" -std=c++11 -Wall -Wextra -pedantic -Werror $cflags "$here/consumer.cpp" \
+        -o "$tmp/consumer-cxx" $libs "-Wl,-rpath,$libdir" || fail "building consumer.cpp"
+    grep -q "Shared library: \[libgemmnet.so.$soversion\]" <(readelf -d "$tmp/consumer-cxx") ||
+        fail "the C++ consumer does not need libgemmnet.so.$soversion"
+    resolved=$(ldd "$tmp/consumer-cxx" | awk -v l="libgemmnet.so.$soversion" '$1 == l { print $3 }')
+    [ "$resolved" = "$libdir/libgemmnet.so.$soversion" ] ||
+        fail "consumer-cxx loads libgemmnet from '$resolved', not from the staged $libdir"
+    OPENBLAS_NUM_THREADS=1 "$tmp/consumer-cxx" || fail "consumer.cpp reported failures (above)"
+    step "ok"
+    exit 0
+fi
+
+# ---- 2. what is installed, and what is not -------------------------------------------------
+step "installed files"
+(cd "$stage" && find . ! -type d | sed 's|^\.||' | sort) | tee "$tmp/files" | sed 's/^/    /'
+so=libgemmnet.so.$version
+for f in "$includedir/gemmnet.h" "$libdir/$so" "$libdir/libgemmnet.a" "$pcdir/gemmnet.pc"; do
+    [ -f "$f" ] && [ ! -L "$f" ] || fail "not installed as a regular file: ${f#"$stage"}"
+done
+for l in "libgemmnet.so.$soversion" libgemmnet.so; do
+    [ -L "$libdir/$l" ] || fail "$l is not a symlink"
+    [ "$(readlink -f "$libdir/$l")" = "$(readlink -f "$libdir/$so")" ] ||
+        fail "$l points to $(readlink "$libdir/$l"), not to $so"
+done
+soname=$(readelf -d "$libdir/$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$soname" = "libgemmnet.so.$soversion" ] || fail "SONAME of $so is '$soname'"
+cmp -s "$src/include/gemmnet.h" "$includedir/gemmnet.h" ||
+    fail "the installed gemmnet.h differs from the source's"
+# Only the library and the command-line tool are binaries: no tests, fuzzers, examples, bench.
+while IFS= read -r f; do
+    case $f in
+        "${libdir#"$stage"}/$so" | "${libdir#"$stage"}/libgemmnet.a" | "$prefix"/bin/gemmnet) ;;
+        *) if [ ! -L "$stage$f" ] && readelf -h "$stage$f" > /dev/null 2>&1; then
+               fail "unexpected binary installed: $f"
+           fi ;;
+    esac
+    case ${f##*/} in
+        test_* | fuzz_* | xor | gemmnet-bench* | make-checkpoints | *.o | internal.h | testutil.h)
+            fail "a test, fuzz, example or bench file is installed: $f" ;;
+    esac
+done < "$tmp/files"
+
+# ---- 3. exported symbols: exactly the GN_API functions of the header -----------------------
+step "exported symbols"
+nm -D --defined-only "$libdir/$so" | awk '{ print $NF }' | sort > "$tmp/exported"
+grep -E '^GN_API' "$includedir/gemmnet.h" | sed -E 's/\(.*//; s/.*[ *]//' | sort > "$tmp/declared"
+[ -s "$tmp/declared" ] || fail "no GN_API declarations found in gemmnet.h"
+bad=$(grep -Ev '^gn_[a-z0-9]+(_[a-z0-9]+)*$' "$tmp/exported" || true)
+[ -z "$bad" ] || fail "exported symbols that are not public gn_* names:" $bad
+extra=$(comm -13 "$tmp/declared" "$tmp/exported")
+missing=$(comm -23 "$tmp/declared" "$tmp/exported")
+[ -z "$extra" ] || fail "exported but not declared GN_API in gemmnet.h:" $extra
+[ -z "$missing" ] || fail "declared GN_API in gemmnet.h but not exported:" $missing
+step "$(wc -l < "$tmp/exported") symbols, all declared in gemmnet.h"
+
+# ---- 4. the installed header on its own, as strict C99 --------------------------------------
+step "gemmnet.h alone with -std=c99 -pedantic -Werror"
+printf '#include <gemmnet.h>\nint main(void) { return gn_version() == 0; }\n' > "$tmp/header.c"
+"${cc[@]}" -std=c99 -Wall -Wextra -pedantic -Werror $cflags -c "$tmp/header.c" -o "$tmp/header.o" ||
+    fail "gemmnet.h does not compile as C99 with -Wall -Wextra -pedantic -Werror"
+
+# ---- 5. the consumer, linked against the shared library -----------------------------------
+step "consumer, shared"
+"${cc[@]}" -std=c11 -Wall -Wextra -pedantic -Werror $cflags "$here/consumer.c" \
+    -o "$tmp/consumer-shared" $libs -lm "-Wl,-rpath,$libdir" || fail "building consumer.c (shared)"
+needed=$(readelf -d "$tmp/consumer-shared" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+printf '%s\n' "$needed" | grep -qx "libgemmnet.so.$soversion" ||
+    fail "consumer-shared does not need libgemmnet.so.$soversion; NEEDED:" $needed
+resolved=$(ldd "$tmp/consumer-shared" | awk -v l="libgemmnet.so.$soversion" '$1 == l { print $3 }')
+[ "$resolved" = "$libdir/libgemmnet.so.$soversion" ] ||
+    fail "consumer-shared loads libgemmnet from '$resolved', not from the staged $libdir"
+OPENBLAS_NUM_THREADS=1 "$tmp/consumer-shared" "$tmp" ||
+    fail "consumer (shared) reported failures (above)"
+
+# ---- 6. the consumer, linked against the static library -----------------------------------
+# pkg-config --static adds the private dependencies (BLAS, zlib, libm, threads); -Bstatic
+# makes the linker take libgemmnet.a although libgemmnet.so sits next to it.
+step "consumer, static"
+static_libs=$("${pc[@]}" --static --libs gemmnet) || fail "pkg-config --static --libs gemmnet"
+step "pkg-config --static: $static_libs"
+case " $static_libs " in *" -lgemmnet "*) ;; *) fail "--static --libs lacks -lgemmnet" ;; esac
+static_libs=$(printf '%s' " $static_libs " |
+    sed 's/ -lgemmnet / -Wl,-Bstatic -lgemmnet -Wl,-Bdynamic /')
+"${cc[@]}" -std=c11 -Wall -Wextra -pedantic -Werror $cflags "$here/consumer.c" \
+    -o "$tmp/consumer-static" $static_libs -lm || fail "building consumer.c (static)"
+if readelf -d "$tmp/consumer-static" | grep -q 'Shared library: \[libgemmnet'; then
+    fail "consumer-static still needs a libgemmnet shared library"
+fi
+nm --defined-only "$tmp/consumer-static" | grep -qE ' T gn_version$' ||
+    fail "gn_version is not defined inside consumer-static"
+OPENBLAS_NUM_THREADS=1 "$tmp/consumer-static" "$tmp" ||
+    fail "consumer (static) reported failures (above)"
+step "ok"
