@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -464,11 +463,11 @@ int export_c_write(FILE *f, gn_net *net, const char *prefix, const char *source)
 
 /*==== The command ===========================================================================*/
 
-/* Creates path.tmp.XXXXXX exclusively with mode 0666 less the umask, like any new file
- * (mkstemp would make it 0600). *tmp receives the malloc'ed name. The fd, or −1 with errno. */
+/* Creates path.tmp.XXXXXX (mkstemp), then gives it mode 0666 less the umask, like any new
+ * file, rather than mkstemp's 0600. *tmp receives the malloc'ed name. The fd, or −1 with
+ * errno. */
 static int create_temp(const char *path, char **tmp)
 {
-    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     size_t n = strlen(path);
     char *name = malloc(n + sizeof ".tmp.XXXXXX");
     if (!name) {
@@ -476,23 +475,19 @@ static int create_temp(const char *path, char **tmp)
         return -1;
     }
     memcpy(name, path, n);
-    memcpy(name + n, ".tmp.", 5);
-    struct timespec ts = {0, 0};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gn_rng rng;
-    gn_rng_seed(&rng, (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
-                          (uint64_t)getpid() << 40);
-    for (int attempt = 0; attempt < 100; attempt++) {
-        for (size_t i = 0; i < 6; i++)
-            name[n + 5 + i] = chars[gn_rng_below(&rng, sizeof chars - 1)];
-        name[n + 11] = '\0';
-        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0) {
+    memcpy(name + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    int fd = mkstemp(name);
+    if (fd >= 0) {
+        mode_t mask = umask(0); /* read it back: the CLI has one thread */
+        umask(mask);
+        if (fchmod(fd, 0666 & ~mask) == 0) {
             *tmp = name;
             return fd;
         }
-        if (errno != EEXIST)
-            break;
+        int e = errno;
+        close(fd);
+        unlink(name);
+        errno = e;
     }
     int e = errno;
     free(name);
@@ -500,7 +495,6 @@ static int create_temp(const char *path, char **tmp)
     return -1;
 }
 
-/* Writes the source to standard output. */
 static int write_stdout(gn_net *net, const char *prefix, const char *source)
 {
     errno = 0;
