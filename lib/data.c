@@ -12,7 +12,7 @@
 #include <string.h>
 
 enum { MAX_CLASSES = 65536, MAX_NUMBER_CHARS = 255 }; /* as documented in gemmnet.h */
-#define MAX_LINE_BYTES ((size_t)8 << 20)                 /* likewise */
+#define MAX_LINE_BYTES ((size_t)8 << 20)              /* likewise */
 
 void gn_csv_options_defaults(gn_csv_options *opt)
 {
@@ -60,8 +60,8 @@ gn_dataset *gn__dataset_new(size_t n, size_t n_features, size_t n_outputs, float
 gn_status gn_dataset_wrap(gn_dataset **out, const float *X, size_t ldx, const float *Y, size_t ldy,
                           size_t n_features, size_t n_outputs, size_t n)
 {
-    return gn_dataset_wrap_layout(out, GN_SAMPLES_IN_COLUMNS, X, ldx, Y, ldy, n_features,
-                                  n_outputs, n);
+    return gn_dataset_wrap_layout(out, GN_SAMPLES_IN_COLUMNS, X, ldx, Y, ldy, n_features, n_outputs,
+                                  n);
 }
 
 gn_status gn_dataset_wrap_layout(gn_dataset **out, gn_layout layout, const float *X, size_t ldx,
@@ -134,25 +134,21 @@ const float *gn_dataset_x(const gn_dataset *ds) { return ds ? ds->X : NULL; }
 const float *gn_dataset_y(const gn_dataset *ds) { return ds ? ds->Y : NULL; }
 size_t gn_dataset_ldx(const gn_dataset *ds) { return ds ? ds->ldx : 0; }
 size_t gn_dataset_ldy(const gn_dataset *ds) { return ds ? ds->ldy : 0; }
-gn_layout gn_dataset_layout(const gn_dataset *ds) { return ds ? ds->layout : GN_SAMPLES_IN_COLUMNS; }
+gn_layout gn_dataset_layout(const gn_dataset *ds)
+{
+    return ds ? ds->layout : GN_SAMPLES_IN_COLUMNS;
+}
 
 /*---- CSV ----*/
 
 /* Reads a whole file into a NUL-terminated buffer. */
-/* strerror is not thread-safe; this is. */
-static const char *errno_text(int e, char *buf, size_t len)
-{
-    if (strerror_r(e, buf, len) != 0)
-        gn__format(buf, len, "error %d", e);
-    return buf;
-}
-
 static gn_status read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
     char why[128];
     FILE *f = fopen(path, "rb");
     if (!f) {
-        gn__format(err, errlen, "%s: cannot open: %s", path, errno_text(errno, why, sizeof why));
+        gn__format(err, errlen, "%s: cannot open: %s", path,
+                   gn__errno_text(errno, why, sizeof why));
         return GN_ERR_IO;
     }
     size_t cap = 1 << 16, n = 0;
@@ -173,7 +169,7 @@ static gn_status read_file(const char *path, char **out, size_t *len, char *err,
         if (got == 0) {
             if (ferror(f)) {
                 gn__format(err, errlen, "%s: read error: %s", path,
-                           errno_text(errno, why, sizeof why));
+                           gn__errno_text(errno, why, sizeof why));
                 st = GN_ERR_IO;
             }
             break;

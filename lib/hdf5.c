@@ -234,34 +234,14 @@ static gn_status array_read(const h5_array *a, float *xf, double *xd, char *err,
     return st;
 }
 
-/* strerror is not thread-safe; this is. */
-static const char *errno_text(int e, char *buf, size_t len)
-{
-    if (strerror_r(e, buf, len) != 0)
-        gn__format(buf, len, "error %d", e);
-    return buf;
-}
-
 /* The file must exist and be a regular file: HDF5's own message for a missing file is vague. */
 static gn_status check_path(const char *path, char *err, size_t errlen)
 {
-    char why[128];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        gn__format(err, errlen, "%s: cannot open: %s", path, errno_text(errno, why, sizeof why));
-        return GN_ERR_IO;
-    }
-    struct stat sb;
-    gn_status st = GN_OK;
-    if (fstat(fd, &sb) != 0) {
-        gn__format(err, errlen, "%s: cannot stat: %s", path, errno_text(errno, why, sizeof why));
-        st = GN_ERR_IO;
-    } else if (!S_ISREG(sb.st_mode)) {
-        gn__format(err, errlen, "%s: %s", path,
-                   S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
-        st = GN_ERR_IO;
-    }
-    close(fd);
+    int fd;
+    uint64_t len;
+    gn_status st = gn__open_regular(path, &fd, &len, err, errlen);
+    if (st == GN_OK)
+        close(fd);
     return st;
 }
 

@@ -36,14 +36,6 @@ typedef struct idx_file {
     size_t payload;    /* n · per_sample bytes after the header */
 } idx_file;
 
-/* strerror is not thread-safe; this is. */
-static const char *errno_text(int e, char *buf, size_t len)
-{
-    if (strerror_r(e, buf, len) != 0)
-        gn__format(buf, len, "error %d", e);
-    return buf;
-}
-
 /* zlib's message for the last error, without the "<fd:N>: " that gzdopen puts first. */
 static const char *gz_text(gzFile gz, int *errnum)
 {
@@ -60,7 +52,7 @@ static gn_status read_failed(const idx_file *f, int e, char *err, size_t errlen)
     char why[128];
     switch (errnum) {
     case Z_ERRNO:
-        gn__format(err, errlen, "%s: read error: %s", f->path, errno_text(e, why, sizeof why));
+        gn__format(err, errlen, "%s: read error: %s", f->path, gn__errno_text(e, why, sizeof why));
         return GN_ERR_IO;
     case Z_MEM_ERROR:
         gn__format(err, errlen, "%s: out of memory decompressing the file", f->path);
@@ -139,8 +131,7 @@ static const char *type_name(unsigned t)
 
 /* Reads and checks the header (magic, dimensions, limits) and checks the length of the file
  * against it: exactly for a plain file, against the deflate bound for a gzip file. */
-static gn_status check_header(idx_file *f, bool labels, const struct stat *sb, char *err,
-                              size_t errlen)
+static gn_status check_header(idx_file *f, bool labels, uint64_t file_len, char *err, size_t errlen)
 {
     unsigned char head[4 + 4 * MAX_DIMS];
     size_t got;
@@ -230,7 +221,6 @@ static gn_status check_header(idx_file *f, bool labels, const struct stat *sb, c
     f->n = (size_t)dims[0];
     f->per_sample = (size_t)per_sample;
 
-    uint64_t file_len = (uint64_t)sb->st_size;
     if (gzdirect(f->gz)) {
         uint64_t after = file_len > header_len ? file_len - header_len : 0;
         if (after < f->payload)
@@ -262,25 +252,11 @@ static gn_status check_header(idx_file *f, bool labels, const struct stat *sb, c
 static gn_status idx_open(idx_file *f, const char *path, bool labels, char *err, size_t errlen)
 {
     *f = (idx_file){.path = path, .what = labels ? "label data" : "pixel data"};
-    char why[128];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        gn__format(err, errlen, "%s: cannot open: %s", path, errno_text(errno, why, sizeof why));
-        return GN_ERR_IO;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        gn__format(err, errlen, "%s: cannot stat: %s", path, errno_text(errno, why, sizeof why));
-        close(fd);
-        return GN_ERR_IO;
-    }
-    /* The size checks need the file's length, which only a regular file has. */
-    if (!S_ISREG(sb.st_mode)) {
-        gn__format(err, errlen, "%s: %s", path,
-                   S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
-        close(fd);
-        return GN_ERR_IO;
-    }
+    int fd;
+    uint64_t file_len; /* the size checks need it, which only a regular file has */
+    gn_status st = gn__open_regular(path, &fd, &file_len, err, errlen);
+    if (st != GN_OK)
+        return st;
     f->gz = gzdopen(fd, "rb"); /* owns fd from here on */
     if (!f->gz) {
         close(fd);
@@ -288,7 +264,7 @@ static gn_status idx_open(idx_file *f, const char *path, bool labels, char *err,
         return GN_ERR_NOMEM;
     }
     gzbuffer(f->gz, GZ_BUFFER);
-    gn_status st = check_header(f, labels, &sb, err, errlen);
+    st = check_header(f, labels, file_len, err, errlen);
     if (st != GN_OK) {
         gzclose(f->gz); /* already failing: nothing more to learn from the close */
         f->gz = NULL;
@@ -309,7 +285,8 @@ static gn_status idx_close(idx_file *f, bool check, char *err, size_t errlen)
         return GN_OK;
     char why[128];
     if (rc == Z_ERRNO) {
-        gn__format(err, errlen, "%s: close failed: %s", f->path, errno_text(e, why, sizeof why));
+        gn__format(err, errlen, "%s: close failed: %s", f->path,
+                   gn__errno_text(e, why, sizeof why));
         return GN_ERR_IO;
     }
     gn__format(err, errlen, "%s: gzip stream ends in the middle (zlib status %d)", f->path, rc);

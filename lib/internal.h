@@ -61,6 +61,14 @@ static inline bool add_ok(size_t a, size_t b, size_t *out)
 float *gn__alloc_floats(size_t count);
 void gn__free(void *p);
 
+/* strerror(e) into buf, thread-safe (strerror_r); returns buf. */
+const char *gn__errno_text(int e, char *buf, size_t len);
+
+/* Opens path read-only (O_CLOEXEC) and checks that it is a regular file, whose length goes to
+ * *size: GN_ERR_IO with "path: cannot open: …", "cannot stat", "is a directory" or "not a
+ * regular file" in err otherwise. The caller closes *fd. */
+gn_status gn__open_regular(const char *path, int *fd, uint64_t *size, char *err, size_t errlen);
+
 /* Formats a message into buf (size len, always terminated). */
 void gn__vformat(char *buf, size_t len, const char *fmt, va_list ap);
 void gn__format(char *buf, size_t len, const char *fmt, ...) GN_PRINTF(3, 4);

@@ -143,14 +143,6 @@ typedef struct npy_file {
     char descr[MAX_DESCR + 1];
 } npy_file;
 
-/* strerror is not thread-safe; this is. */
-static const char *errno_text(int e, char *buf, size_t len)
-{
-    if (strerror_r(e, buf, len) != 0)
-        gn__format(buf, len, "error %d", e);
-    return buf;
-}
-
 /* Reads up to len bytes; *got < len only at the end of the file. */
 static gn_status read_bytes(const npy_file *f, void *buf, size_t len, size_t *got, char *err,
                             size_t errlen)
@@ -164,7 +156,7 @@ static gn_status read_bytes(const npy_file *f, void *buf, size_t len, size_t *go
         if (r < 0) {
             char why[128];
             gn__format(err, errlen, "%s: read error: %s", f->path,
-                       errno_text(errno, why, sizeof why));
+                       gn__errno_text(errno, why, sizeof why));
             return GN_ERR_IO;
         }
         if (r == 0)
@@ -428,7 +420,7 @@ static gn_status parse_header(npy_file *f, const char *h, size_t len, size_t bas
 /* Reads and checks the prefix and header, then the shape against the limits and the data
  * length against the file's. `what` is "features", "labels" or "targets"; max_ndim bounds the
  * rank (features: 32, labels: 1, targets: 2). */
-static gn_status check_file(npy_file *f, const struct stat *sb, const char *what, unsigned max_ndim,
+static gn_status check_file(npy_file *f, uint64_t file_len, const char *what, unsigned max_ndim,
                             char *err, size_t errlen)
 {
     unsigned char pre[PREFIX_V2];
@@ -471,7 +463,6 @@ static gn_status check_file(npy_file *f, const struct stat *sb, const char *what
     uint32_t hlen = (uint32_t)pre[8] | (uint32_t)pre[9] << 8;
     if (major > 1)
         hlen |= (uint32_t)pre[10] << 16 | (uint32_t)pre[11] << 24;
-    uint64_t file_len = (uint64_t)sb->st_size;
     if (hlen == 0 || hlen > MAX_HEADER) {
         gn__format(err, errlen, "%s: header length %" PRIu32 " at byte 8 is %s", f->path, hlen,
                    hlen ? "beyond the limit of 1 MiB" : "zero");
@@ -572,27 +563,13 @@ static gn_status npy_open(npy_file *f, const char *path, const char *what, unsig
                           char *err, size_t errlen)
 {
     *f = (npy_file){.path = path, .fd = -1};
-    char why[128];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        gn__format(err, errlen, "%s: cannot open: %s", path, errno_text(errno, why, sizeof why));
-        return GN_ERR_IO;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        gn__format(err, errlen, "%s: cannot stat: %s", path, errno_text(errno, why, sizeof why));
-        close(fd);
-        return GN_ERR_IO;
-    }
-    /* The size checks need the file's length, which only a regular file has. */
-    if (!S_ISREG(sb.st_mode)) {
-        gn__format(err, errlen, "%s: %s", path,
-                   S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
-        close(fd);
-        return GN_ERR_IO;
-    }
+    int fd;
+    uint64_t file_len; /* the size checks need it, which only a regular file has */
+    gn_status st = gn__open_regular(path, &fd, &file_len, err, errlen);
+    if (st != GN_OK)
+        return st;
     f->fd = fd;
-    gn_status st = check_file(f, &sb, what, max_ndim, err, errlen);
+    st = check_file(f, file_len, what, max_ndim, err, errlen);
     if (st != GN_OK) {
         close(fd);
         f->fd = -1;

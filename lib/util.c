@@ -1,6 +1,11 @@
 /* Aligned allocation and message formatting. */
-#define _DEFAULT_SOURCE /* madvise */
+#define _DEFAULT_SOURCE /* madvise, the XSI strerror_r, O_CLOEXEC */
 #include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,4 +57,38 @@ void gn__format(char *buf, size_t len, const char *fmt, ...)
     va_start(ap, fmt);
     gn__vformat(buf, len, fmt, ap);
     va_end(ap);
+}
+
+const char *gn__errno_text(int e, char *buf, size_t len)
+{
+    if (strerror_r(e, buf, len) != 0)
+        gn__format(buf, len, "error %d", e);
+    return buf;
+}
+
+gn_status gn__open_regular(const char *path, int *fd, uint64_t *size, char *err, size_t errlen)
+{
+    char why[128];
+    int d = open(path, O_RDONLY | O_CLOEXEC);
+    if (d < 0) {
+        gn__format(err, errlen, "%s: cannot open: %s", path,
+                   gn__errno_text(errno, why, sizeof why));
+        return GN_ERR_IO;
+    }
+    struct stat sb;
+    if (fstat(d, &sb) != 0) {
+        gn__format(err, errlen, "%s: cannot stat: %s", path,
+                   gn__errno_text(errno, why, sizeof why));
+        close(d);
+        return GN_ERR_IO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        gn__format(err, errlen, "%s: %s", path,
+                   S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
+        close(d);
+        return GN_ERR_IO;
+    }
+    *fd = d;
+    *size = (uint64_t)sb.st_size;
+    return GN_OK;
 }
