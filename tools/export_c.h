@@ -12,6 +12,12 @@
 /** Longest prefix accepted (characters), for --prefix and for one derived from a file name. */
 #define EXPORT_C_MAX_PREFIX 64
 
+/* Prints "gemmnet: <message>\n" to stderr (defined in gemmnet.c, shared by the commands). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+void errmsg(const char *fmt, ...);
+
 /** The help text of `gemmnet export-c`, NULL-terminated (for `gemmnet help` and --help). */
 extern const char *const export_c_text[];
 

@@ -313,11 +313,7 @@ static const char *name_of(const name_value *table, int value)
  * the checks below reject all of that, so "--epochs 1O" or "--lr ''" never pass silently.
  */
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static void
-errmsg(const char *fmt, ...)
+void errmsg(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -29,27 +29,8 @@ read -ra cc <<< "${CC:-cc}"
 read -ra cxx <<< "${CXX:-c++}"
 read -ra meson <<< "${MESON:-meson}"
 
-fail() {
-    echo "$me: FAIL: $*" >&2
-    exit 1
-}
-# Any command that fails outside an explicit check still says which one it was.
-trap 'echo "$me: FAIL: line $LINENO: command failed: $BASH_COMMAND" >&2' ERR
-step() { echo "$me: $*"; }
-
-# A user's environment: meson test points LD_LIBRARY_PATH at the build directory, which
-# would hide whether the consumers find the installed library.
-unset LD_LIBRARY_PATH
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gemmnet-install-XXXXXX")
-cleanup() {
-    if [ "${GEMMNET_KEEP_TMP:-0}" = 1 ]; then
-        echo "$me: kept $tmp"
-    else
-        rm -rf -- "$tmp"
-    fi
-}
-trap cleanup EXIT
+# shellcheck source=tests/consumer/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 if [ "$mode" = cxx ] && ! command -v "${cxx[0]}" > /dev/null; then
     echo "$me: SKIP: no C++ compiler (${cxx[*]}); Debian: apt-get install g++"

@@ -20,26 +20,8 @@ fi
 src=$(cd "$1" && pwd)
 read -ra meson <<< "${MESON:-meson}"
 
-fail() {
-    echo "$me: FAIL: $*" >&2
-    exit 1
-}
-trap 'echo "$me: FAIL: line $LINENO: command failed: $BASH_COMMAND" >&2' ERR
-step() { echo "$me: $*"; }
-
-# meson test points LD_LIBRARY_PATH at gemmnet's own build directory: the consumer must find
-# the subproject's library through its own rpath.
-unset LD_LIBRARY_PATH
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gemmnet-subproject-XXXXXX")
-cleanup() {
-    if [ "${GEMMNET_KEEP_TMP:-0}" = 1 ]; then
-        echo "$me: kept $tmp"
-    else
-        rm -rf -- "$tmp"
-    fi
-}
-trap cleanup EXIT
+# shellcheck source=tests/consumer/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 proj=$tmp/proj build=$tmp/build
 cp -R "$src/tests/consumer/subproject" "$proj"
