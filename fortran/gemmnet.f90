@@ -54,11 +54,11 @@ module gemmnet
     !==== Version of the header these bindings were written for ================================
 
     integer(c_int), parameter :: GN_VERSION_MAJOR = 0
-    integer(c_int), parameter :: GN_VERSION_MINOR = 1
+    integer(c_int), parameter :: GN_VERSION_MINOR = 2
     integer(c_int), parameter :: GN_VERSION_PATCH = 0
     integer(c_int), parameter :: GN_VERSION_NUMBER = &
         GN_VERSION_MAJOR*10000 + GN_VERSION_MINOR*100 + GN_VERSION_PATCH
-    character(len=*), parameter :: GN_VERSION_STRING = '0.1.0'
+    character(len=*), parameter :: GN_VERSION_STRING = '0.2.0'
 
     !==== gn_status =============================================================================
 

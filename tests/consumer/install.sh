@@ -112,6 +112,10 @@ for l in "libgemmnet.so.$soversion" libgemmnet.so; do
 done
 soname=$(readelf -d "$libdir/$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = "libgemmnet.so.$soversion" ] || fail "SONAME of $so is '$soname'"
+# The installed CLI must find the installed library from any prefix: its RUNPATH names the
+# libdir as it will be after installation (without the staging directory).
+runpath=$(readelf -d "$stage$prefix/bin/gemmnet" | sed -n 's/.*(R*U*N*PATH).*\[\(.*\)\]/\1/p')
+case ":$runpath:" in *":${libdir#"$stage"}:"*) ;; *) fail "bin/gemmnet's run path is '$runpath', not ${libdir#"$stage"}" ;; esac
 cmp -s "$src/include/gemmnet.h" "$includedir/gemmnet.h" ||
     fail "the installed gemmnet.h differs from the source's"
 # Only the library and the command-line tool are binaries: no tests, fuzzers, examples, bench.
