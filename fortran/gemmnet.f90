@@ -646,6 +646,17 @@ module gemmnet
             integer(c_int) :: status
         end function gn_net_jacobian
 
+        function gn_net_jacobian_layout(net, layout, X, ldx, n, J, ldj) &
+            bind(C, name='gn_net_jacobian_layout') result(status)
+            import :: c_ptr, c_float, c_size_t, c_int
+            type(c_ptr), value :: net
+            integer(c_int), value :: layout
+            real(c_float), intent(in) :: X(*)
+            integer(c_size_t), value :: ldx, n, ldj
+            real(c_float), intent(inout) :: J(*)
+            integer(c_int) :: status
+        end function gn_net_jacobian_layout
+
         function gn_net_input_gradient(net, X, ldx, Y, ldy, n, G, ldg, loss) &
             bind(C, name='gn_net_input_gradient') result(status)
             import :: c_ptr, c_float, c_size_t, c_double, c_int
@@ -1648,12 +1659,15 @@ contains
 
     !> The Jacobian of every sample: j(:, :, s) = ∂y/∂x at x(:, s), an n_outputs × n_inputs
     !> matrix, so j(i, k, s) = ∂y_i/∂x_k of sample s. j has shape (n_outputs, n_inputs, n).
-    subroutine gn_jacobian(net, x, j, status, errmsg)
+    !> layout (optional): GN_SAMPLES_IN_ROWS for x(n, n_inputs).
+    subroutine gn_jacobian(net, x, j, status, layout, errmsg)
         type(c_ptr), intent(in) :: net
         real(c_float), intent(in), contiguous :: x(:, :)
         real(c_float), intent(inout), contiguous :: j(:, :, :)
         integer(c_int), intent(out) :: status
+        integer(c_int), intent(in), optional :: layout
         character(len=:), allocatable, intent(out), optional :: errmsg
+        integer(c_int) :: lay
         character(len=*), parameter :: where = 'gn_jacobian'
         character(len=240) :: text
         integer(c_size_t) :: n, n_in, n_out
@@ -1662,11 +1676,17 @@ contains
         m = ''
         run: block
             if (.not. check_net(net, where, status, m)) exit run
-            n = size(x, 2, kind=c_size_t)
+            lay = GN_SAMPLES_IN_COLUMNS
+            if (present(layout)) lay = layout
+            if (lay /= GN_SAMPLES_IN_COLUMNS .and. lay /= GN_SAMPLES_IN_ROWS) then
+                status = GN_ERR_ARG
+                m = where//': unknown layout'
+                exit run
+            end if
+            n = samples_of(x, lay)
             n_in = gn_net_n_inputs(net)
             n_out = gn_net_n_outputs(net)
-            if (.not. check_matrix(x, GN_SAMPLES_IN_COLUMNS, n_in, n, 'x', 'inputs', where, &
-                                   status, m)) exit run
+            if (.not. check_matrix(x, lay, n_in, n, 'x', 'inputs', where, status, m)) exit run
             if (size(j, 1, kind=c_size_t) /= n_out .or. size(j, 2, kind=c_size_t) /= n_in &
                 .or. size(j, 3, kind=c_size_t) /= n) then
                 status = GN_ERR_DIM
@@ -1676,8 +1696,8 @@ contains
                 m = trim(text)
                 exit run
             end if
-            status = gn_net_jacobian(net, x, size(x, 1, kind=c_size_t), n, j, &
-                                     size(j, 1, kind=c_size_t))
+            status = gn_net_jacobian_layout(net, lay, x, size(x, 1, kind=c_size_t), n, j, &
+                                            size(j, 1, kind=c_size_t))
             call library_status(net, status, m)
         end block run
         if (present(errmsg)) errmsg = m

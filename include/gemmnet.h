@@ -559,6 +559,13 @@ GN_API gn_status gn_net_vjp(gn_net *net, const float *X, size_t ldx, const float
 GN_API gn_status gn_net_jacobian(gn_net *net, const float *X, size_t ldx, size_t n, float *J,
                                  size_t ldj);
 
+/** gn_net_jacobian at samples held in either layout (gn_layout): with GN_SAMPLES_IN_ROWS, X is
+ *  n × n_inputs with ldx ≥ n (one array per variable, a Fortran X(n, n_inputs)), read in
+ *  place as gn_net_predict_layout does. J is laid out as for gn_net_jacobian whatever the
+ *  layout. Returns as gn_net_jacobian, plus GN_ERR_ARG (unknown layout). */
+GN_API gn_status gn_net_jacobian_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx,
+                                        size_t n, float *J, size_t ldj);
+
 /** Input gradient of the loss: G[:,j] := ∂c(a_j, y_j)/∂x_j, the gradient of sample j's own
  *  loss (not divided by n) with respect to its raw inputs, e.g. for adversarial examples or
  *  feature sensitivity. The loss c and the output error are those of training (see

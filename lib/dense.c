@@ -193,10 +193,8 @@ gn_status gn_net_predict(gn_net *net, const float *X, size_t ldx, size_t n, floa
     return GN_OK;
 }
 
-/* gn__check_batch for the *_layout calls: for samples in rows, X (and Y) are n × features
- * with a leading dimension ≥ n. */
-static gn_status check_layout(gn_net *net, const char *fn, gn_layout layout, const float *X,
-                              size_t ldx, const float *Y, size_t ldy, bool need_y, size_t n)
+gn_status gn__check_layout(gn_net *net, const char *fn, gn_layout layout, const float *X,
+                           size_t ldx, const float *Y, size_t ldy, bool need_y, size_t n)
 {
     if (!net)
         return GN_ERR_NULL;
@@ -222,7 +220,7 @@ static gn_status check_layout(gn_net *net, const char *fn, gn_layout layout, con
 gn_status gn_net_predict_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx,
                                 size_t n, float *Y, size_t ldy)
 {
-    gn_status st = check_layout(net, "gn_net_predict_layout", layout, X, ldx, Y, ldy, true, n);
+    gn_status st = gn__check_layout(net, "gn_net_predict_layout", layout, X, ldx, Y, ldy, true, n);
     if (st != GN_OK || layout == GN_SAMPLES_IN_COLUMNS)
         return st != GN_OK ? st : gn_net_predict(net, X, ldx, n, Y, ldy);
     size_t n_out = gn_net_n_outputs(net);
@@ -410,7 +408,8 @@ gn_status gn_net_evaluate_layout(gn_net *net, gn_layout layout, const float *X, 
                                  const float *Y, size_t ldy, size_t n, double *loss,
                                  double *accuracy)
 {
-    gn_status st = check_layout(net, "gn_net_evaluate_layout", layout, X, ldx, Y, ldy, true, n);
+    gn_status st =
+        gn__check_layout(net, "gn_net_evaluate_layout", layout, X, ldx, Y, ldy, true, n);
     if (st == GN_OK)
         gn__evaluate_layout(net, layout, X, ldx, Y, ldy, n, net->max_batch, loss, accuracy);
     return st;

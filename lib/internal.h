@@ -233,6 +233,11 @@ gn_status gn__fail(gn_net *net, gn_status status, const char *fmt, ...) GN_PRINT
 gn_status gn__check_batch(gn_net *net, const char *fn, const float *X, size_t ldx, const float *Y,
                           size_t ldy, bool need_y, size_t m, bool batch_limit);
 
+/* gn__check_batch for the *_layout calls (any n, no batch limit): for samples in rows, X (and
+ * Y) are n × features with a leading dimension ≥ n. */
+gn_status gn__check_layout(gn_net *net, const char *fn, gn_layout layout, const float *X,
+                           size_t ldx, const float *Y, size_t ldy, bool need_y, size_t n);
+
 /* GN_ERR_ARG (with a message naming fn) unless eta is finite and positive. */
 gn_status gn__check_eta(gn_net *net, const char *fn, float eta);
 

@@ -232,25 +232,40 @@ static void jacobian_reverse(gn_net *net, size_t m, float *J, size_t ldj)
     }
 }
 
-gn_status gn_net_jacobian(gn_net *net, const float *X, size_t ldx, size_t n, float *J, size_t ldj)
+static gn_status jacobian(gn_net *net, const char *fn, gn_layout layout, const float *X,
+                          size_t ldx, size_t n, float *J, size_t ldj)
 {
     size_t n0 = gn_net_n_inputs(net), nL = gn_net_n_outputs(net);
     const operand op[] = {{"J", "ldj", J, ldj, nL}};
-    gn_status st = check_args(net, "gn_net_jacobian", X, ldx, n, op, 1);
+    gn_status st = net && !J ? gn__fail(net, GN_ERR_NULL, "%s: J is NULL", fn)
+                             : gn__check_layout(net, fn, layout, X, ldx, NULL, 0, false, n);
+    if (st == GN_OK)
+        st = check_args(net, fn, X, layout == GN_SAMPLES_IN_ROWS ? n0 : ldx, n, op, 1);
     if (st != GN_OK)
         return st;
     size_t per_sample, total;
     if (!mul_ok(ldj, n0, &per_sample) || !mul_ok(per_sample, n, &total))
-        return gn__fail(net, GN_ERR_DIM, "gn_net_jacobian: ldj·n_inputs·n overflows size_t");
+        return gn__fail(net, GN_ERR_DIM, "%s: ldj·n_inputs·n overflows size_t", fn);
     for (size_t j0 = 0; j0 < n; j0 += net->max_batch) {
         size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch;
-        gn__infer_chunk(net, X, ldx, NULL, 0, j0, m, NULL, NULL);
+        gn__infer_chunk_layout(net, layout, X, ldx, NULL, 0, j0, m, NULL, NULL);
         if (n0 <= nL)
             jacobian_forward(net, m, J + j0 * per_sample, ldj);
         else
             jacobian_reverse(net, m, J + j0 * per_sample, ldj);
     }
     return GN_OK;
+}
+
+gn_status gn_net_jacobian(gn_net *net, const float *X, size_t ldx, size_t n, float *J, size_t ldj)
+{
+    return jacobian(net, "gn_net_jacobian", GN_SAMPLES_IN_COLUMNS, X, ldx, n, J, ldj);
+}
+
+gn_status gn_net_jacobian_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx,
+                                 size_t n, float *J, size_t ldj)
+{
+    return jacobian(net, "gn_net_jacobian_layout", layout, X, ldx, n, J, ldj);
 }
 
 gn_status gn_net_input_gradient(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,

@@ -275,3 +275,45 @@ Test(layout, fit_names_the_first_nonfinite_sample_in_rows)
     gn_net_free(net);
     free_twin(&t);
 }
+
+/* The Jacobian at samples in rows against the same samples in columns (whose values
+ * tests/test_jacobian.c checks against finite differences), in both sweep directions, with
+ * and without input scaling; the padding of the rows matrix is never read. */
+static void check_jacobian(const size_t *sizes, int scaled)
+{
+    gn_act acts[] = {GN_ACT_TANH, GN_ACT_IDENTITY};
+    gn_net *net = make_net(sizes, 3, acts, GN_LOSS_QUADRATIC, 16, 3);
+    size_t n0 = sizes[0], nL = sizes[2], n = N, ld = n + 3;
+    if (scaled) {
+        float mean[8], std[8];
+        for (size_t i = 0; i < n0; i++)
+            mean[i] = 0.3f * (float)i, std[i] = 1.5f + (float)i;
+        cr_assert_eq(gn_net_set_input_scaling(net, mean, std), GN_OK);
+    }
+    float *X = random_floats(n0 * n, -1.0f, 1.0f, 31), *Xr = transpose(X, n0, n, ld);
+    float *Jc = malloc(nL * n0 * n * sizeof *Jc), *Jr = malloc(nL * n0 * n * sizeof *Jr);
+    cr_assert_eq(gn_net_jacobian(net, X, n0, n, Jc, nL), GN_OK);
+    cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, ld, n, Jr, nL), GN_OK,
+                 "%s", gn_net_last_error(net));
+    for (size_t k = 0; k < nL * n0 * n; k++) /* the first product rounds per transpose flag */
+        cr_assert(fabs(Jr[k] - Jc[k]) <= 1e-5 * (1.0 + fabs(Jc[k])), "entry %zu: %g vs %g", k,
+                  (double)Jr[k], (double)Jc[k]);
+    cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, n - 1, n, Jr, nL),
+                 GN_ERR_DIM);
+    cr_assert_eq(gn_net_jacobian_layout(net, (gn_layout)5, Xr, ld, n, Jr, nL), GN_ERR_ARG);
+    cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, ld, n, NULL, nL),
+                 GN_ERR_NULL);
+    cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, ld, n, Jr, nL - 1),
+                 GN_ERR_DIM);
+    free(X), free(Xr), free(Jc), free(Jr);
+    gn_net_free(net);
+}
+
+Test(layout, jacobian_at_samples_in_rows)
+{
+    static const size_t forward[] = {2, 9, 4}, reverse[] = {6, 9, 2};
+    for (int scaled = 0; scaled < 2; scaled++) {
+        check_jacobian(forward, scaled);
+        check_jacobian(reverse, scaled);
+    }
+}

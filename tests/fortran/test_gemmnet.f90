@@ -665,7 +665,7 @@ contains
         ! Products formed from the same Jacobian in double: only float32 rounding differs.
         real(real64), parameter :: TOL_PROD = 1.0e-5_real64
         real(c_float) :: x(2, M), xp(2, M), xm(2, M), yp(1, M), ym(1, M), y(1, M), pred(1, M)
-        real(c_float) :: jac(1, 2, M), v(2, M), jv(1, M), u(1, M), g(2, M), gi(2, M)
+        real(c_float) :: jac(1, 2, M), jr(1, 2, M), v(2, M), jv(1, M), u(1, M), g(2, M), gi(2, M)
         real(c_double) :: loss
         real(real64) :: fd, worst, expect, scale, sq, mean_loss, sigma
         real(c_float), pointer :: omean(:), ostd(:)
@@ -679,8 +679,15 @@ contains
         do s = 1, M
             x(:, s) = xall(:, 1 + mod(37*(s - 1), size(xall, 2)))
         end do
-        call gn_jacobian(net, x, jac, status, msg)
+        call gn_jacobian(net, x, jac, status, errmsg=msg)
         call require(status == GN_OK, 'gn_jacobian: '//msg)
+        ! The same points as x(M, 2), samples in rows: the same Jacobian, to float rounding
+        ! (the library reads rows through a transposed first product).
+        jr = 0
+        call gn_jacobian(net, transpose(x), jr, status, GN_SAMPLES_IN_ROWS, msg)
+        call require(status == GN_OK, 'gn_jacobian in rows: '//msg)
+        call require(maxval(abs(jr - jac)) <= 1.0e-5*(1 + maxval(abs(jac))), &
+                     'gn_jacobian: rows and columns disagree')
 
         worst = 0
         do k = 1, 2
@@ -835,7 +842,7 @@ contains
         ! Sensitivities with a Jacobian array of the wrong shape.
         block
             real(c_float) :: jac(1, 3, 5)
-            call gn_jacobian(net, x2, jac, status, msg)
+            call gn_jacobian(net, x2, jac, status, errmsg=msg)
             call check(status == GN_ERR_DIM .and. len(msg) > 0, &
                        'gn_jacobian into a 1 x 3 x 5 array on 2 inputs: GN_ERR_DIM ("'// &
                        msg//'")')
