@@ -25,8 +25,8 @@ static const float *forward(gn_net *net, const float *X, size_t ldx, bool x_rows
         /* Z := W · A_prev  (NoTrans, NoTrans), or W · Xᵀ (NoTrans, Trans) for inputs in
          * rows, into A; bias and σ follow in one pass. */
         gn_trans tb = l == 0 && x_rows ? GN_TRANS : GN_NOTRANS;
-        gn__gemm(net->impl, GN_NOTRANS, tb, ly->n_out, m, ly->n_in, 1.0f,
-                 net->params + ly->w_off, ly->n_out, prev, ld_prev, 0.0f, A, ly->n_out);
+        gn__gemm(net->impl, GN_NOTRANS, tb, ly->n_out, m, ly->n_in, 1.0f, net->params + ly->w_off,
+                 ly->n_out, prev, ld_prev, 0.0f, A, ly->n_out);
         ly->a_sumsq =
             gn__act_forward(ly->act, net->leaky_slope, A, net->params + ly->b_off, ly->n_out, m);
         if (drop && l + 1 < net->n_layers) /* inverted dropout on hidden layers */
@@ -217,8 +217,8 @@ gn_status gn__check_layout(gn_net *net, const char *fn, gn_layout layout, const 
     return GN_OK;
 }
 
-gn_status gn_net_predict_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx,
-                                size_t n, float *Y, size_t ldy)
+gn_status gn_net_predict_layout(gn_net *net, gn_layout layout, const float *X, size_t ldx, size_t n,
+                                float *Y, size_t ldy)
 {
     gn_status st = gn__check_layout(net, "gn_net_predict_layout", layout, X, ldx, Y, ldy, true, n);
     if (st != GN_OK || layout == GN_SAMPLES_IN_COLUMNS)
@@ -408,8 +408,7 @@ gn_status gn_net_evaluate_layout(gn_net *net, gn_layout layout, const float *X, 
                                  const float *Y, size_t ldy, size_t n, double *loss,
                                  double *accuracy)
 {
-    gn_status st =
-        gn__check_layout(net, "gn_net_evaluate_layout", layout, X, ldx, Y, ldy, true, n);
+    gn_status st = gn__check_layout(net, "gn_net_evaluate_layout", layout, X, ldx, Y, ldy, true, n);
     if (st == GN_OK)
         gn__evaluate_layout(net, layout, X, ldx, Y, ldy, n, net->max_batch, loss, accuracy);
     return st;

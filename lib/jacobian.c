@@ -232,8 +232,8 @@ static void jacobian_reverse(gn_net *net, size_t m, float *J, size_t ldj)
     }
 }
 
-static gn_status jacobian(gn_net *net, const char *fn, gn_layout layout, const float *X,
-                          size_t ldx, size_t n, float *J, size_t ldj)
+static gn_status jacobian(gn_net *net, const char *fn, gn_layout layout, const float *X, size_t ldx,
+                          size_t n, float *J, size_t ldj)
 {
     size_t n0 = gn_net_n_inputs(net), nL = gn_net_n_outputs(net);
     const operand op[] = {{"J", "ldj", J, ldj, nL}};

@@ -1100,12 +1100,20 @@ static void write_npy(const char *path, const char *descr, const char *shape, co
                       size_t len)
 {
     char header[256];
-    int h = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
-                     descr, shape);
+    int h = snprintf(header, sizeof header,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
     size_t total = ((10 + (size_t)h + 1 + 63) / 64) * 64, hlen = total - 10;
     memset(header + h, ' ', hlen - 1 - (size_t)h);
     header[hlen - 1] = '\n';
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f);

@@ -224,9 +224,8 @@ static void check_fit(int shuffle, int standardize, int regression)
         o.epochs = 3;
         o.batch = 10;
         o.shuffle = shuffle;
-        o.standardize = standardize ? GN_STANDARDIZE_INPUTS |
-                                          (regression ? GN_STANDARDIZE_OUTPUTS : 0u)
-                                    : 0u;
+        o.standardize =
+            standardize ? GN_STANDARDIZE_INPUTS | (regression ? GN_STANDARDIZE_OUTPUTS : 0u) : 0u;
         gn_fit_result res;
         cr_assert_eq(gn_net_fit(net, k ? t.rows : t.cols, k ? v.rows : v.cols, &o, &res), GN_OK,
                      "%s", gn_net_last_error(net));
@@ -256,7 +255,7 @@ Test(layout, fit_on_rows_equals_fit_on_columns)
 Test(layout, fit_names_the_first_nonfinite_sample_in_rows)
 {
     twin t = make_twin(1);
-    t.Xr[3 * LDR + 40] = NAN; /* feature 3 of sample 40 */
+    t.Xr[3 * LDR + 40] = NAN;      /* feature 3 of sample 40 */
     t.Xr[4 * LDR + 12] = INFINITY; /* a later feature, earlier sample: reported first */
     gn_net *net = layout_net(GN_ACT_IDENTITY, GN_LOSS_QUADRATIC, 16);
     gn_fit_options o;
@@ -293,16 +292,14 @@ static void check_jacobian(const size_t *sizes, int scaled)
     float *X = random_floats(n0 * n, -1.0f, 1.0f, 31), *Xr = transpose(X, n0, n, ld);
     float *Jc = malloc(nL * n0 * n * sizeof *Jc), *Jr = malloc(nL * n0 * n * sizeof *Jr);
     cr_assert_eq(gn_net_jacobian(net, X, n0, n, Jc, nL), GN_OK);
-    cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, ld, n, Jr, nL), GN_OK,
-                 "%s", gn_net_last_error(net));
+    cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, ld, n, Jr, nL), GN_OK, "%s",
+                 gn_net_last_error(net));
     for (size_t k = 0; k < nL * n0 * n; k++) /* the first product rounds per transpose flag */
         cr_assert(fabs(Jr[k] - Jc[k]) <= 1e-5 * (1.0 + fabs(Jc[k])), "entry %zu: %g vs %g", k,
                   (double)Jr[k], (double)Jc[k]);
-    cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, n - 1, n, Jr, nL),
-                 GN_ERR_DIM);
+    cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, n - 1, n, Jr, nL), GN_ERR_DIM);
     cr_assert_eq(gn_net_jacobian_layout(net, (gn_layout)5, Xr, ld, n, Jr, nL), GN_ERR_ARG);
-    cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, ld, n, NULL, nL),
-                 GN_ERR_NULL);
+    cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, ld, n, NULL, nL), GN_ERR_NULL);
     cr_assert_eq(gn_net_jacobian_layout(net, GN_SAMPLES_IN_ROWS, Xr, ld, n, Jr, nL - 1),
                  GN_ERR_DIM);
     free(X), free(Xr), free(Jc), free(Jr);

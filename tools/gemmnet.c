@@ -559,7 +559,7 @@ typedef struct cli_args {
                                      or on the command line) */
     unsigned char user[O_COUNT];  /* which options appeared on the command line */
     const char *train, *test, *train_labels, *test_labels, *input, *model, *save, *resume;
-    const char *h5_x, *h5_y; /* HDF5 dataset names of the features and targets */
+    const char *h5_x, *h5_y;             /* HDF5 dataset names of the features and targets */
     int header, regression, standardize; /* header, standardize: −1 auto, 0 no, 1 yes */
     long label_column;
     char delimiter;
@@ -1451,10 +1451,9 @@ static int load_data(dset *out, const char *path, const char *labels_path, const
         gn_array_options ao;
         gn_array_options_defaults(&ao);
         ao.regression = csv->regression;
-        st = kind == DATA_NPY ? gn_dataset_load_npy(&out->ds, path, labels_path, &ao, err,
-                                                    sizeof err)
-                              : gn_dataset_load_hdf5(&out->ds, path, a->h5_x, a->h5_y, &ao, err,
-                                                     sizeof err);
+        st = kind == DATA_NPY
+                 ? gn_dataset_load_npy(&out->ds, path, labels_path, &ao, err, sizeof err)
+                 : gn_dataset_load_hdf5(&out->ds, path, a->h5_x, a->h5_y, &ao, err, sizeof err);
     } else if (kind == DATA_IDX) {
         if (!labels_path) {
             if (!derive_labels(path, labels_opt, derived, sizeof derived))
@@ -2124,8 +2123,7 @@ static int cmd_train(int argc, char **argv)
         goto done;
     }
     if (csv_opt && !any_csv) {
-        errmsg("%s applies to CSV files, and the data is %s", csv_opt,
-               data_kind_names[train_kind]);
+        errmsg("%s applies to CSV files, and the data is %s", csv_opt, data_kind_names[train_kind]);
         goto done;
     }
     if ((a.user[O_H5_X] || a.user[O_H5_Y]) && !any_hdf5) {
@@ -2143,13 +2141,11 @@ static int cmd_train(int argc, char **argv)
 
     gn_csv_options csv = csv_options(&a, a.regression);
     double t0 = now_seconds();
-    if ((rc = load_data(&train, train_path, train_labels, "--train-labels", train_kind, &csv,
-                        &a)))
+    if ((rc = load_data(&train, train_path, train_labels, "--train-labels", train_kind, &csv, &a)))
         goto done;
     size_t n_file = gn_dataset_n_samples(train.ds);
     if (test_path) {
-        if ((rc = load_data(&test, test_path, test_labels, "--test-labels", test_kind, &csv,
-                            &a)))
+        if ((rc = load_data(&test, test_path, test_labels, "--test-labels", test_kind, &csv, &a)))
             goto done;
     } else {
         all = train;
@@ -2532,12 +2528,11 @@ static int cmd_predict(int argc, char **argv)
         }
         model_hdf5_defaults(&a, &mm);
         /* inputs only: no labels are needed to predict */
-        gn_status st = kind == DATA_IDX ? gn_dataset_load_idx(&in.ds, a.input, NULL, 0, err,
-                                                              sizeof err)
-                       : kind == DATA_NPY
-                           ? gn_dataset_load_npy(&in.ds, a.input, NULL, NULL, err, sizeof err)
-                           : gn_dataset_load_hdf5(&in.ds, a.input, a.h5_x, NULL, NULL, err,
-                                                  sizeof err);
+        gn_status st =
+            kind == DATA_IDX ? gn_dataset_load_idx(&in.ds, a.input, NULL, 0, err, sizeof err)
+            : kind == DATA_NPY
+                ? gn_dataset_load_npy(&in.ds, a.input, NULL, NULL, err, sizeof err)
+                : gn_dataset_load_hdf5(&in.ds, a.input, a.h5_x, NULL, NULL, err, sizeof err);
         if (st != GN_OK) {
             errmsg("%s", err[0] ? err : gn_strerror(st));
             rc = EXIT_RUNTIME;
@@ -2742,10 +2737,8 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *const *usage;
 } commands[] = {
-    {"train", cmd_train, train_text},
-    {"eval", cmd_eval, eval_text},
-    {"predict", cmd_predict, predict_text},
-    {"info", cmd_info, info_text},
+    {"train", cmd_train, train_text},          {"eval", cmd_eval, eval_text},
+    {"predict", cmd_predict, predict_text},    {"info", cmd_info, info_text},
     {"export-c", cmd_export_c, export_c_text},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
