@@ -435,7 +435,10 @@ GN_API gn_status gn_net_forward(gn_net *net, const float *X, size_t ldx, size_t 
 
 /** Inference for any number of samples n: writes the outputs to Y (n_outputs × n,
  *  ldy ≥ n_outputs), processing max_batch columns at a time. Y must not overlap X.
- *  No allocation.
+ *  No allocation. The chunk width decides which sgemm shapes run, and BLAS kernels may
+ *  round different shapes differently: the same parameters give the same bits for the same
+ *  max_batch (gn_net_reserve); a loaded model reserves 128, so reserve the original width to
+ *  reproduce a saved run's predictions bit for bit.
  *  Returns GN_ERR_NULL, GN_ERR_DIM (n = 0, ld too small). */
 GN_API gn_status gn_net_predict(gn_net *net, const float *X, size_t ldx, size_t n, float *Y,
                                 size_t ldy);
