@@ -309,6 +309,108 @@ static gn_status op_load_csv(void *ctx)
     return st;
 }
 
+/* A .npy fixture (tests/data/npy/, written by NumPy). */
+static const char *npy_fixture(const char *name)
+{
+    static char paths[2][1024];
+    static int next;
+    const char *dir = getenv("GEMMNET_TEST_DIR");
+    char *p = paths[next++ % 2];
+    snprintf(p, sizeof paths[0], "%s/data/npy/%s", dir ? dir : "tests", name);
+    return p;
+}
+
+/* Fortran order and float64: the loader's transposing and converting path. */
+static gn_status op_load_npy(void *ctx)
+{
+    (void)ctx;
+    gn_dataset *ds = NULL;
+    gn_status st = gn_dataset_load_npy(&ds, npy_fixture("x-f8-fortran.npy"),
+                                       npy_fixture("y-i8.npy"), NULL, NULL, 0);
+    gn_dataset_free(ds);
+    return st;
+}
+
+/* A network to run the LAPACK paths on (made before arming: its own allocations are the
+ * fit's sweep's business). */
+typedef struct lapack_ctx {
+    gn_net *net;
+    float *X, *Y;
+    size_t n;
+} lapack_ctx;
+
+static gn_status op_orthogonal(void *ctx)
+{
+    lapack_ctx *c = ctx;
+    return gn_net_init_params(c->net, GN_INIT_ORTHOGONAL, 5);
+}
+
+static gn_status op_lstsq(void *ctx)
+{
+    lapack_ctx *c = ctx;
+    return gn_fit_output_lstsq(c->net, c->X, 3, c->Y, 2, c->n, 0.1f, NULL);
+}
+
+static gn_status op_singular_values(void *ctx)
+{
+    lapack_ctx *c = ctx;
+    float s[8];
+    return gn_net_layer_singular_values(c->net, 1, s);
+}
+
+/* Every failure leaves the parameters as they were: compared with a copy taken before. */
+static void sweep_keeping_params(const char *what, operation op, lapack_ctx *c)
+{
+    size_t np = gn_net_n_params(c->net);
+    float *before = malloc(np * sizeof *before);
+    cr_assert_not_null(before);
+    memcpy(before, gn_net_params(c->net), np * sizeof *before);
+    for (size_t n = 1;; n++) {
+        arm(n);
+        gn_status st = op(c);
+        disarm();
+        cr_assert_eq(n_live, 0u, "%s, allocation %zu failing: %zu block(s) leaked", what, n,
+                     n_live);
+        if (n_failed == 0) {
+            cr_assert_eq(st, GN_OK, "%s with no failure: status %d", what, st);
+            cr_assert_gt(n, 1u, "%s allocated nothing: the hook is not in place", what);
+            cr_log_info("%s: %zu allocations, each failure handled, parameters kept", what,
+                        n - 1);
+            break;
+        }
+        cr_assert_eq(st, GN_ERR_NOMEM, "%s, allocation %zu failing: status %d", what, n, st);
+        cr_assert(memcmp(before, gn_net_params(c->net), np * sizeof *before) == 0,
+                  "%s, allocation %zu failing: the parameters changed", what, n);
+    }
+    free(before);
+}
+
+Test(allocfail, lapack_paths_and_npy_load)
+{
+    sweep("npy load (Fortran order, float64)", op_load_npy, NULL, false);
+    const size_t sizes[] = {3, 8, 2};
+    gn_net_config cfg;
+    gn_net_config_defaults(&cfg);
+    cfg.sizes = sizes;
+    cfg.n_sizes = 3;
+    cfg.hidden_act = GN_ACT_TANH;
+    cfg.output_act = GN_ACT_IDENTITY;
+    lapack_ctx c = {NULL, NULL, NULL, 40};
+    cr_assert_eq(gn_net_create(&c.net, &cfg), GN_OK);
+    c.X = malloc(3 * c.n * sizeof *c.X);
+    c.Y = malloc(2 * c.n * sizeof *c.Y);
+    cr_assert(c.X && c.Y);
+    for (size_t k = 0; k < 3 * c.n; k++)
+        c.X[k] = (float)((k * 37) % 101) / 50.0f - 1.0f;
+    for (size_t k = 0; k < 2 * c.n; k++)
+        c.Y[k] = (float)((k * 53) % 97) / 40.0f;
+    sweep_keeping_params("orthogonal init", op_orthogonal, &c);
+    sweep_keeping_params("least-squares readout", op_lstsq, &c);
+    sweep("singular values", op_singular_values, &c, false);
+    free(c.X), free(c.Y);
+    gn_net_free(c.net);
+}
+
 Test(allocfail, every_allocation_failure_is_handled)
 {
     fixture f = make_fixture();
