@@ -374,8 +374,7 @@ static void sweep_keeping_params(const char *what, operation op, lapack_ctx *c)
         if (n_failed == 0) {
             cr_assert_eq(st, GN_OK, "%s with no failure: status %d", what, st);
             cr_assert_gt(n, 1u, "%s allocated nothing: the hook is not in place", what);
-            cr_log_info("%s: %zu allocations, each failure handled, parameters kept", what,
-                        n - 1);
+            cr_log_info("%s: %zu allocations, each failure handled, parameters kept", what, n - 1);
             break;
         }
         cr_assert_eq(st, GN_ERR_NOMEM, "%s, allocation %zu failing: status %d", what, n, st);
