@@ -46,6 +46,7 @@
 ! it) and link with -lgemmnet. See docs/fortran.md.
 module gemmnet
     use, intrinsic :: iso_c_binding
+    use, intrinsic :: iso_fortran_env, only: int8, int16, int32, int64
     implicit none
 
     private :: c_strlen, c_string, c_chars_to_string, library_status, check_net, check_xy, &
@@ -1358,7 +1359,7 @@ contains
         type(c_ptr), intent(out) :: net
         integer, intent(in) :: sizes(:)
         integer(c_int), intent(in) :: hidden_act, output_act, loss
-        integer(c_int64_t), intent(in) :: seed
+        class(*), intent(in) :: seed ! an integer of any kind: 7, 7_c_int64_t, …
         integer, intent(in) :: max_batch
         integer(c_int), intent(out) :: status
         character(len=:), allocatable, intent(out), optional :: errmsg
@@ -1370,7 +1371,21 @@ contains
         cfg%hidden_act = hidden_act
         cfg%output_act = output_act
         cfg%loss = loss
-        cfg%seed = seed
+        select type (seed)
+        type is (integer(int8))
+            cfg%seed = int(seed, c_int64_t)
+        type is (integer(int16))
+            cfg%seed = int(seed, c_int64_t)
+        type is (integer(int32))
+            cfg%seed = int(seed, c_int64_t)
+        type is (integer(int64))
+            cfg%seed = seed
+        class default
+            status = GN_ERR_ARG
+            m = 'gn_create: seed must be an integer'
+            if (present(errmsg)) errmsg = m
+            return
+        end select
         if (max_batch < 1) then
             status = GN_ERR_ARG
             m = 'gn_create: max_batch must be at least 1'
