@@ -1,9 +1,12 @@
 /* gemmnet-bench: throughput of the dense-layer products (textbook loop, cache-friendly loop,
  * BLAS), of a full training step against the sgemm-only bound, and of inference, on the
  * machine it runs on. Everything is measured through the public API, in one run, so the
- * ratios are comparable even where absolute figures are not. */
+ * ratios are comparable even where absolute figures are not; every rate is also given as a
+ * fraction of the machine's float FMA peak, measured first (bench/peak.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <gemmnet.h>
+
+#include "peak.h"
 
 #include <errno.h>
 #include <math.h>
@@ -38,6 +41,7 @@ enum { N_STANDARD = sizeof standard / sizeof standard[0] };
 
 typedef struct options {
     int quick, sweep, skip_ops;
+    int peak_only, no_peak;
     int threads;      /* 0: all cores */
     double min_time;  /* seconds per sample */
     int samples;      /* samples per measurement */
@@ -58,7 +62,32 @@ typedef struct record {
     double seconds, min_seconds, gflops;
     double samples_per_s; /* < 0: not applicable */
     double max_rel_err;   /* < 0: not applicable */
+    double peak_gflops;   /* peak at the threads the row ran on; < 0: not measured */
 } record;
+
+/* The machine's float FMA peak, measured once before the configurations (bench/peak.c). */
+static peak_result peak;
+static int have_peak;
+
+/* The peak a row is compared with: the reference loops run on one thread, BLAS on `threads`;
+ * -1 without a measurement. */
+static double row_peak(const char *impl, int threads)
+{
+    if (!have_peak)
+        return -1;
+    return peak_for_threads(&peak, strcmp(impl, "blas") && strcmp(impl, "gemmnet") ? 1 : threads,
+                            NULL);
+}
+
+/* "  87.3" (percent of the peak) or blanks, for the tables. */
+static const char *pct_peak(char *buf, size_t size, double gflops, double peak_gflops)
+{
+    if (peak_gflops > 0 && gflops > 0)
+        snprintf(buf, size, "%7.1f", 100.0 * gflops / peak_gflops);
+    else
+        snprintf(buf, size, "%7s", "");
+    return buf;
+}
 
 /* The human-readable table: stdout, or stderr when the data go to stdout. */
 static FILE *table;
@@ -76,6 +105,7 @@ static size_t n_records;
 
 static void add_record(record r)
 {
+    r.peak_gflops = row_peak(r.impl, r.threads);
     if (n_records < MAX_RECORDS)
         records[n_records++] = r;
 }
@@ -83,7 +113,7 @@ static void add_record(record r)
 static void write_csv(FILE *f)
 {
     fputs("config,op,impl,threads,batch,m,n,k,seconds,min_seconds,gflops,samples_per_s,"
-          "max_rel_err\n",
+          "max_rel_err,peak_gflops,peak_fraction,peak_isa,peak_single_gflops,peak_all_gflops\n",
           f);
     for (size_t i = 0; i < n_records; i++) {
         const record *r = &records[i];
@@ -94,7 +124,11 @@ static void write_csv(FILE *f)
         fputc(',', f);
         if (r->max_rel_err >= 0)
             fprintf(f, "%.3g", r->max_rel_err);
-        fputc('\n', f);
+        if (r->peak_gflops > 0)
+            fprintf(f, ",%.6g,%.6g,%s,%.6g,%.6g\n", r->peak_gflops, r->gflops / r->peak_gflops,
+                    peak.isa, peak.single, peak.all);
+        else
+            fputs(",,,,,\n", f);
     }
 }
 
@@ -119,7 +153,16 @@ static void write_json(FILE *f)
         json_number(f, "min_seconds", r->min_seconds, 0);
         json_number(f, "gflops", r->gflops, 0);
         json_number(f, "samples_per_s", r->samples_per_s, 0);
-        json_number(f, "max_rel_err", r->max_rel_err, 1);
+        json_number(f, "max_rel_err", r->max_rel_err, 0);
+        int p = r->peak_gflops > 0;
+        json_number(f, "peak_gflops", p ? r->peak_gflops : -1, 0);
+        json_number(f, "peak_fraction", p ? r->gflops / r->peak_gflops : -1, 0);
+        if (p)
+            fprintf(f, "\"peak_isa\": \"%s\", ", peak.isa);
+        else
+            fputs("\"peak_isa\": null, ", f);
+        json_number(f, "peak_single_gflops", p ? peak.single : -1, 0);
+        json_number(f, "peak_all_gflops", p ? peak.all : -1, 1);
         fprintf(f, "}%s\n", i + 1 < n_records ? "," : "");
     }
     fputs("]\n", f);
@@ -276,10 +319,11 @@ static void print_product_row(const char *cfg, const char *op, size_t m, size_t 
                               const char *impl, int threads, timing t, double gflops,
                               double speedup, double err, const char *note)
 {
-    char shape[48];
+    char shape[48], pct[16];
     snprintf(shape, sizeof shape, "%zux%zux%zu", m, n, k);
-    tprintf("%-8s %-8s %-16s %-6s %3d %12.4f %12.4f %9.2f ", cfg, op, shape, impl, threads,
-            1e3 * t.median, 1e3 * t.min, gflops);
+    tprintf("%-8s %-8s %-16s %-6s %3d %12.4f %12.4f %9.2f %s ", cfg, op, shape, impl, threads,
+            1e3 * t.median, 1e3 * t.min, gflops,
+            pct_peak(pct, sizeof pct, gflops, row_peak(impl, threads)));
     if (speedup > 0)
         tprintf("%8.1fx", speedup);
     else
@@ -330,7 +374,8 @@ static void bench_product(const config *c, const char *op, gn_trans ta, gn_trans
         print_product_row(c->name, op, m, n, k, impl_name[impl], threads, t[impl],
                           flops / t[impl].median / 1e9, speedup, err, note);
         add_record((record){c->name, op, impl_name[impl], threads, c->batch, m, n, k,
-                            t[impl].median, t[impl].min, flops / t[impl].median / 1e9, -1, err});
+                            t[impl].median, t[impl].min, flops / t[impl].median / 1e9, -1, err,
+                            -1});
     }
     (void)ran;
     free(A);
@@ -465,19 +510,23 @@ static void bench_step(const config *c, int threads, const options *o)
     for (size_t l = 1; l <= L; l++)
         fwd_flops += 2.0 * (double)c->sizes[l] * (double)c->sizes[l - 1] * (double)m;
 
-    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f\n", c->name, "step", threads, m,
-            (double)m / ts.median, flops / ts.median / 1e9, 1e3 * ts.median);
-    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f   step/bound = %.1f%%\n", c->name, "bound",
+    double pk = row_peak("blas", threads);
+    char p1[16], p2[16], p3[16];
+    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f %s\n", c->name, "step", threads, m,
+            (double)m / ts.median, flops / ts.median / 1e9, 1e3 * ts.median,
+            pct_peak(p1, sizeof p1, flops / ts.median / 1e9, pk));
+    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f %s   step/bound = %.1f%%\n", c->name, "bound",
             threads, m, (double)m / tb.median, flops / tb.median / 1e9, 1e3 * tb.median,
-            100.0 * tb.median / ts.median);
-    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f\n", c->name, "inference", threads, m,
-            (double)m / ti.median, fwd_flops / ti.median / 1e9, 1e3 * ti.median);
+            pct_peak(p2, sizeof p2, flops / tb.median / 1e9, pk), 100.0 * tb.median / ts.median);
+    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f %s\n", c->name, "inference", threads, m,
+            (double)m / ti.median, fwd_flops / ti.median / 1e9, 1e3 * ti.median,
+            pct_peak(p3, sizeof p3, fwd_flops / ti.median / 1e9, pk));
     add_record((record){c->name, "step", "gemmnet", threads, m, 0, 0, 0, ts.median, ts.min,
-                        flops / ts.median / 1e9, (double)m / ts.median, -1});
+                        flops / ts.median / 1e9, (double)m / ts.median, -1, -1});
     add_record((record){c->name, "bound", "blas", threads, m, 0, 0, 0, tb.median, tb.min,
-                        flops / tb.median / 1e9, (double)m / tb.median, -1});
+                        flops / tb.median / 1e9, (double)m / tb.median, -1, -1});
     add_record((record){c->name, "inference", "gemmnet", threads, m, 0, 0, 0, ti.median, ti.min,
-                        fwd_flops / ti.median / 1e9, (double)m / ti.median, -1});
+                        fwd_flops / ti.median / 1e9, (double)m / ti.median, -1, -1});
 
     for (size_t l = 1; l <= L; l++) {
         free(b.W[l]);
@@ -504,12 +553,18 @@ static void usage(FILE *f)
           "  --sweep           run every thread count from 1 to the number of cores\n"
           "  --quick           short timings and fewer samples (all configurations < 60 s)\n"
           "  --skip-ops        only the training step, its sgemm-only bound and inference\n"
+          "  --peak            measure and print the float FMA peak only\n"
+          "  --no-peak         do not measure the peak (its columns stay empty)\n"
           "  --json FILE       write every measurement as JSON ('-' = stdout)\n"
           "  --csv FILE        write every measurement as CSV ('-' = stdout)\n"
           "Products: C is m x n with inner dimension k; forward W*A, wgrad D*A^T, delta W^T*D.\n"
           "Timing: warm-up, repetitions of at least --quick ? 0.05 : 0.2 s per sample, median\n"
           "and minimum of 5 samples (3 with --quick; fewer for single calls over a few\n"
-          "seconds, noted in the table).\n",
+          "seconds, noted in the table).\n"
+          "Peak: independent FMA chains in the widest vectors the CPU has, one thread, then one\n"
+          "per core; best of 3 runs of 0.25 s (0.1 s with --quick; 5 x 0.3 s with --peak).\n"
+          "'% peak' is of the peak at the row's threads: the all-core figure when they are all\n"
+          "the cores, else threads x the one-thread figure (the reference loops: one thread).\n",
           f);
 }
 
@@ -538,6 +593,10 @@ static void parse_args(int argc, char **argv, options *o)
             o->sweep = 1;
         } else if (!strcmp(a, "--skip-ops")) {
             o->skip_ops = 1;
+        } else if (!strcmp(a, "--peak")) {
+            o->peak_only = 1;
+        } else if (!strcmp(a, "--no-peak")) {
+            o->no_peak = 1;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             exit(0);
@@ -588,6 +647,8 @@ static void parse_args(int argc, char **argv, options *o)
             die("unknown or incomplete option '%s'", a);
         }
     }
+    if (o->peak_only && (o->no_peak || o->json || o->csv || o->sweep || o->skip_ops || any))
+        die("--peak prints the peak alone: it takes only --quick");
     if (!any)
         for (int c = 0; c < N_STANDARD; c++)
             o->selected[c] = 1;
@@ -605,16 +666,38 @@ static void parse_args(int argc, char **argv, options *o)
     o->slow_cap = o->quick ? 1.5 : 30.0;
 }
 
+static void print_peak(void)
+{
+    tprintf("peak: %.1f GFLOP/s on 1 core, %.1f GFLOP/s on %d cores (%s, %d-bit vectors, "
+            "%d accumulators; best of %d x %.2g s)\n",
+            peak.single, peak.all, peak.threads, peak.isa, peak.vector_bits, peak.chains,
+            peak.repeats, peak.seconds);
+    tprintf("peak: worst of %d and %d runs: %.1f and %.1f GFLOP/s; in the best ones the threads "
+            "had a CPU %.1f%% and %.1f%% of the time, ran together %.1f%% of it\n",
+            peak.single_runs, peak.all_runs, peak.single_min, peak.all_min, 100.0 * peak.single_cpu,
+            100.0 * peak.all_cpu, 100.0 * peak.overlap);
+    if (peak.single_cpu < 0.9 || peak.all_cpu < 0.9)
+        tprintf("peak: warning: another job kept taking cores away, the peak is too low and "
+                "every %% peak too high\n");
+}
+
 static void run_config(const config *c, int threads, const options *o)
 {
     check(gn_set_threads(threads), "gn_set_threads");
+    if (have_peak) {
+        const char *basis;
+        double p = peak_for_threads(&peak, threads, &basis);
+        tprintf("\n%s on %d thread%s: %% peak is of %.1f GFLOP/s (%s)\n", c->name, threads,
+                threads == 1 ? "" : "s", p, basis);
+    }
     if (!o->skip_ops) {
-        tprintf("\n%-8s %-8s %-16s %-6s %3s %12s %12s %9s %9s %10s\n", "config", "op", "m x n x k",
-                "impl", "thr", "median ms", "min ms", "GFLOP/s", "slower", "rel err");
+        tprintf("\n%-8s %-8s %-16s %-6s %3s %12s %12s %9s %7s %9s %10s\n", "config", "op",
+                "m x n x k", "impl", "thr", "median ms", "min ms", "GFLOP/s", "% peak", "slower",
+                "rel err");
         bench_products(c, threads, o);
     }
-    tprintf("\n%-8s %-10s %3s %6s %14s %10s %12s\n", "config", "what", "thr", "batch", "samples/s",
-            "GFLOP/s", "median ms");
+    tprintf("\n%-8s %-10s %3s %6s %14s %10s %12s %7s\n", "config", "what", "thr", "batch",
+            "samples/s", "GFLOP/s", "median ms", "% peak");
     bench_step(c, threads, o);
 }
 
@@ -628,6 +711,21 @@ int main(int argc, char **argv)
     /* With --json - or --csv - the table would corrupt the data on stdout. */
     table = (o.json && !strcmp(o.json, "-")) || (o.csv && !strcmp(o.csv, "-")) ? stderr : stdout;
     tprintf("gemmnet-bench %s, %ld cores%s\n", gn_version(), cores, o.quick ? ", quick" : "");
+    if (!o.no_peak) {
+        double secs = o.quick ? 0.1 : o.peak_only ? 0.3 : 0.25;
+        int repeats = o.peak_only && !o.quick ? 5 : 3;
+        if (peak_measure(&peak, secs, repeats) == 0) {
+            have_peak = 1;
+            print_peak();
+        } else {
+            fprintf(stderr, "gemmnet-bench: peak: cannot start %d threads: %s\n", peak.threads,
+                    strerror(errno));
+            if (o.peak_only)
+                return 1;
+        }
+    }
+    if (o.peak_only)
+        return 0;
     int lo = o.sweep ? 1 : (o.threads ? o.threads : (int)cores);
     int hi = o.sweep ? (int)cores : lo;
     for (int t = lo; t <= hi; t++) {

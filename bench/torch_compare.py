@@ -216,7 +216,9 @@ def run_gemmnet(bench, name, threads, quick, env):
     fd, tmp = tempfile.mkstemp(prefix="gemmnet-bench-", suffix=".json")
     os.close(fd)
     try:
-        cmd = [bench, "--skip-ops", "--config", name, "--threads", str(threads),
+        # --no-peak: the FMA peak is the same for every configuration; this script compares
+        # with PyTorch, not with the peak, and would otherwise measure it once per run.
+        cmd = [bench, "--skip-ops", "--no-peak", "--config", name, "--threads", str(threads),
                "--json", tmp]
         if quick:
             cmd.append("--quick")
