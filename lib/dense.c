@@ -221,8 +221,10 @@ gn_status gn_net_predict_layout(gn_net *net, gn_layout layout, const float *X, s
                                 float *Y, size_t ldy)
 {
     gn_status st = gn__check_layout(net, "gn_net_predict_layout", layout, X, ldx, Y, ldy, true, n);
-    if (st != GN_OK || layout == GN_SAMPLES_IN_COLUMNS)
-        return st != GN_OK ? st : gn_net_predict(net, X, ldx, n, Y, ldy);
+    if (st != GN_OK)
+        return st;
+    if (layout == GN_SAMPLES_IN_COLUMNS)
+        return gn_net_predict(net, X, ldx, n, Y, ldy);
     size_t n_out = gn_net_n_outputs(net);
     for (size_t j0 = 0; j0 < n; j0 += net->max_batch) {
         size_t m = n - j0 < net->max_batch ? n - j0 : net->max_batch;

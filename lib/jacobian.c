@@ -17,15 +17,15 @@ typedef struct operand {
     size_t ld, rows;
 } operand;
 
-static gn_status check_args(gn_net *net, const char *fn, const float *X, size_t ldx, size_t n,
-                            const operand *op, size_t count)
+static gn_status check_args(gn_net *net, const char *fn, gn_layout layout, const float *X,
+                            size_t ldx, size_t n, const operand *op, size_t count)
 {
     if (!net)
         return GN_ERR_NULL;
     for (size_t i = 0; i < count; i++)
         if (!op[i].p)
             return gn__fail(net, GN_ERR_NULL, "%s: %s is NULL", fn, op[i].name);
-    gn_status st = gn__check_batch(net, fn, X, ldx, NULL, 0, false, n, false);
+    gn_status st = gn__check_layout(net, fn, layout, X, ldx, NULL, 0, false, n);
     if (st != GN_OK)
         return st;
     for (size_t i = 0; i < count; i++) {
@@ -103,7 +103,7 @@ gn_status gn_net_jvp(gn_net *net, const float *X, size_t ldx, const float *V, si
 {
     size_t n0 = gn_net_n_inputs(net), nL = gn_net_n_outputs(net);
     const operand op[] = {{"V", "ldv", V, ldv, n0}, {"JV", "ldjv", JV, ldjv, nL}};
-    gn_status st = check_args(net, "gn_net_jvp", X, ldx, n, op, 2);
+    gn_status st = check_args(net, "gn_net_jvp", GN_SAMPLES_IN_COLUMNS, X, ldx, n, op, 2);
     if (st != GN_OK)
         return st;
     size_t L = net->n_layers;
@@ -140,7 +140,7 @@ gn_status gn_net_vjp(gn_net *net, const float *X, size_t ldx, const float *U, si
 {
     size_t n0 = gn_net_n_inputs(net), nL = gn_net_n_outputs(net);
     const operand op[] = {{"U", "ldu", U, ldu, nL}, {"G", "ldg", G, ldg, n0}};
-    gn_status st = check_args(net, "gn_net_vjp", X, ldx, n, op, 2);
+    gn_status st = check_args(net, "gn_net_vjp", GN_SAMPLES_IN_COLUMNS, X, ldx, n, op, 2);
     if (st != GN_OK)
         return st;
     size_t L = net->n_layers;
@@ -237,10 +237,7 @@ static gn_status jacobian(gn_net *net, const char *fn, gn_layout layout, const f
 {
     size_t n0 = gn_net_n_inputs(net), nL = gn_net_n_outputs(net);
     const operand op[] = {{"J", "ldj", J, ldj, nL}};
-    gn_status st = net && !J ? gn__fail(net, GN_ERR_NULL, "%s: J is NULL", fn)
-                             : gn__check_layout(net, fn, layout, X, ldx, NULL, 0, false, n);
-    if (st == GN_OK)
-        st = check_args(net, fn, X, layout == GN_SAMPLES_IN_ROWS ? n0 : ldx, n, op, 1);
+    gn_status st = check_args(net, fn, layout, X, ldx, n, op, 1);
     if (st != GN_OK)
         return st;
     size_t per_sample, total;
@@ -273,7 +270,8 @@ gn_status gn_net_input_gradient(gn_net *net, const float *X, size_t ldx, const f
 {
     size_t n0 = gn_net_n_inputs(net), nL = gn_net_n_outputs(net);
     const operand op[] = {{"Y", "ldy", Y, ldy, nL}, {"G", "ldg", G, ldg, n0}};
-    gn_status st = check_args(net, "gn_net_input_gradient", X, ldx, n, op, 2);
+    gn_status st =
+        check_args(net, "gn_net_input_gradient", GN_SAMPLES_IN_COLUMNS, X, ldx, n, op, 2);
     if (st != GN_OK)
         return st;
     size_t L = net->n_layers;
