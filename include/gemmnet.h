@@ -90,12 +90,17 @@ extern "C" {
  *            is kept by gn_net_last_error().
  *
  * Memory.    Objects allocate everything when they are created (64-byte aligned) and never
- *            inside a training step or a forward pass. Pointers passed in are not retained
- *            after the call returns unless documented. gn_*_free(NULL) is a no-op.
+ *            inside a training step or a forward pass. The sgemm backends below gemmnet may:
+ *            oneDNN's dnnl_sgemm allocates its packing buffers in every call, and libxsmm
+ *            generates (and keeps) a kernel the first time it meets a shape. OpenBLAS with
+ *            its default kernels does not. Pointers passed in are not retained after the
+ *            call returns unless documented. gn_*_free(NULL) is a no-op.
  *
- * Threads.   The library has no mutable global state: distinct gn_net objects may be used
- *            from distinct threads at the same time, and give bit-identical results to the
- *            same calls made one after the other. One gn_net must not be used by two
+ * Threads.   The library's only mutable global state is the memo of backend timings
+ *            (gn_net_tune), behind a mutex: distinct gn_net objects may be used from
+ *            distinct threads at the same time, and give bit-identical results to the
+ *            same calls made one after the other (with a forced backend, or the same tuned
+ *            choice). One gn_net must not be used by two
  *            threads at once, not even for read-only calls like gn_net_predict, because every
  *            compute call writes to the network's workspace. When several threads compute at
  *            once, give each one BLAS thread (OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1 for
@@ -160,9 +165,11 @@ GN_API const char *gn_strerror(gn_status status);
 
 /*==== Threads ===============================================================================*/
 
-/** Sets the number of threads BLAS uses for every subsequent product, process-wide.
+/** Sets the number of threads BLAS uses for every subsequent product, process-wide, on every
+ *  backend (OpenBLAS keeps the count; oneDNN and libxsmm products are run on it).
  *  n ≥ 1. Without a call the BLAS default applies: OpenBLAS uses one thread per core
- *  unless OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS) says otherwise.
+ *  unless OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS) says otherwise. A network tuned for
+ *  another count is tuned again by its next training call.
  *  Returns GN_ERR_ARG for n < 1 and GN_ERR_UNSUPPORTED if the BLAS the library was built
  *  against has no thread control. Not thread-safe: call it while no other thread is inside
  *  gemmnet. */
@@ -213,6 +220,46 @@ GN_API gn_status gn_ref_gemm_naive(gn_trans transa, gn_trans transb, size_t m, s
 GN_API gn_status gn_ref_gemm_loop(gn_trans transa, gn_trans transb, size_t m, size_t n, size_t k,
                                   float alpha, const float *A, size_t lda, const float *B,
                                   size_t ldb, float beta, float *C, size_t ldc);
+
+/*==== GEMM backends ==========================================================================
+ *
+ * The BLAS path (GN_IMPL_BLAS) runs each product on one of several sgemm libraries, all
+ * computing the same C := alpha·op(A)·op(B) + beta·C: OpenBLAS (always there), oneDNN's
+ * dnnl_sgemm and libxsmm's JIT kernels (each compiled in when meson finds it: options
+ * onednn and libxsmm). Results agree to rounding, not bit for bit, across backends.
+ * Threads: every backend runs on gn_get_threads() threads. oneDNN and gemmnet's libxsmm
+ * driver run on OpenMP; gemmnet sets the calling thread's OpenMP thread count to
+ * gn_get_threads() before each of their products, so OMP_NUM_THREADS matters only through
+ * the default of gn_set_threads (see docs/performance.md, "Backends").
+ */
+
+typedef enum gn_backend {
+    GN_BACKEND_AUTO = 0,     /**< per product, the fastest measured (gn_net_tune) */
+    GN_BACKEND_OPENBLAS = 1, /**< cblas_sgemm of the BLAS gemmnet links (OpenBLAS) */
+    GN_BACKEND_ONEDNN = 2,   /**< oneDNN's dnnl_sgemm */
+    GN_BACKEND_LIBXSMM = 3,  /**< libxsmm JIT kernels inside gemmnet's blocked driver */
+} gn_backend;
+#define GN_BACKEND_COUNT 4
+
+/** "auto", "openblas", "onednn", "libxsmm", or "unknown" for any other value. Static;
+ *  thread-safe. */
+GN_API const char *gn_backend_name(gn_backend backend);
+
+/** Parses a name as gn_backend_name writes it (ASCII case ignored) into *out.
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (not a backend's name; *out unchanged). Thread-safe. */
+GN_API gn_status gn_backend_parse(const char *name, gn_backend *out);
+
+/** 1 if the backend is compiled in and works on this CPU (GN_BACKEND_AUTO and
+ *  GN_BACKEND_OPENBLAS always), 0 otherwise. The first call for libxsmm generates a probe
+ *  kernel. Thread-safe. */
+GN_API int gn_backend_available(gn_backend backend);
+
+/** gn_gemm on the BLAS path with a chosen backend (not GN_BACKEND_AUTO). Same arguments,
+ *  errors and guarantees as gn_gemm, plus GN_ERR_ARG (GN_BACKEND_AUTO or an unknown value) and
+ *  GN_ERR_UNSUPPORTED (the backend is not available). No allocation. Thread-safe. */
+GN_API gn_status gn_gemm_backend(gn_backend backend, gn_trans transa, gn_trans transb, size_t m,
+                                 size_t n, size_t k, float alpha, const float *A, size_t lda,
+                                 const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
 /*==== Network configuration =================================================================*/
 
@@ -267,6 +314,9 @@ typedef struct gn_net_config {
     float leaky_slope;   /**< slope of leaky ReLU for z ≤ 0, finite, in [0, 1); default 0.01 */
     gn_impl impl;        /**< products: GN_IMPL_BLAS (default) or a reference path */
     float huber_delta;   /**< threshold δ of the Huber loss, finite, > 0; default 1 */
+    gn_backend backend;  /**< sgemm library for the BLAS path; default GN_BACKEND_AUTO. The
+                              environment variable GN_BACKEND, when set to a backend's name,
+                              overrides it (see gn_net_set_backend) */
 } gn_net_config;
 
 /** Largest layer width accepted, and the largest number of layers (L + 1 sizes). */
@@ -293,8 +343,10 @@ typedef struct gn_net gn_net;
  *  to NULL. Allocates parameters, gradients and a workspace for cfg->max_batch samples.
  *  Returns GN_ERR_NULL (out, cfg or cfg->sizes NULL), GN_ERR_ARG (fewer than 2 or more than
  *  GN_MAX_SIZES sizes, a width of 0 or above GN_MAX_WIDTH, max_batch 0, an unknown enum,
- *  softmax on a hidden layer, a bad leaky_slope), GN_ERR_UNSUPPORTED (BCE without sigmoid
- *  output, CCE without softmax output, softmax output with a single unit), GN_ERR_NOMEM.
+ *  softmax on a hidden layer, a bad leaky_slope, GN_BACKEND set to an unknown name),
+ *  GN_ERR_UNSUPPORTED (BCE without sigmoid output, CCE without softmax output, softmax
+ *  output with a single unit, a backend (from cfg or GN_BACKEND) that is not available),
+ *  GN_ERR_NOMEM.
  *  There is no network to keep a message on failure: gn_net_config_check explains it.
  *  Thread-safe. */
 GN_API gn_status gn_net_create(gn_net **out, const gn_net_config *cfg);
@@ -325,6 +377,61 @@ GN_API gn_status gn_net_reserve(gn_net *net, size_t max_batch);
 /** Chooses how the network computes its products (see gn_impl); the default is BLAS.
  *  Returns GN_ERR_NULL, GN_ERR_ARG. */
 GN_API gn_status gn_net_set_impl(gn_net *net, gn_impl impl);
+
+/** The three products of a dense layer l (docs/design.md): forward Z = W·A (NoTrans,
+ *  NoTrans), back-propagated delta Wᵀ·Δ (Trans, NoTrans; not run for layer 1) and weight
+ *  gradient Δ·Aᵀ (NoTrans, Trans; also the fused SGD update). */
+typedef enum gn_product {
+    GN_PRODUCT_FORWARD = 0,
+    GN_PRODUCT_DELTA = 1,
+    GN_PRODUCT_WEIGHT = 2,
+} gn_product;
+#define GN_PRODUCT_COUNT 3
+
+/** Chooses the sgemm backend of every product of the network. A named backend runs every
+ *  product, and results are then reproducible run to run (same seed, threads and build).
+ *  GN_BACKEND_AUTO lets gn_net_tune pick per product; until the network is tuned every
+ *  product runs on OpenBLAS. The training calls (gn_net_train_step, gn_optimizer_step,
+ *  gn_net_train, gn_net_fit) tune an automatic network on their first batch, and gn_net_fit
+ *  again when its batch size differs from the one tuned for. Since backends round
+ *  differently, an automatic network's results are reproducible only while the measured
+ *  choice is the same: force a backend where bit-for-bit repeatability matters. The
+ *  environment variable GN_BACKEND (a name as gn_backend_parse reads it) overrides the
+ *  backend of gn_net_create, gn_net_load and gn_checkpoint_load, not of this call.
+ *  Returns GN_ERR_NULL, GN_ERR_ARG (unknown value), GN_ERR_UNSUPPORTED (not available; the
+ *  setting is then unchanged). Not thread-safe on one network. */
+GN_API gn_status gn_net_set_backend(gn_net *net, gn_backend backend);
+
+/** The backend mode set by the config, GN_BACKEND or gn_net_set_backend (GN_BACKEND_AUTO
+ *  for NULL). */
+GN_API gn_backend gn_net_backend(const gn_net *net);
+
+/** Measures, for a batch of `batch` samples (1 ≤ batch ≤ gn_net_max_batch), each product of
+ *  each layer on every available backend and keeps the fastest per product, then times whole
+ *  training steps with that mix against each single backend and keeps whichever is fastest
+ *  (thread pools of different libraries can slow each other down). The timings run on the
+ *  network's own workspace, gradient buffer and a copy-free stand-in input: no allocation,
+ *  and the parameters are left as they were (the gradient buffer and the forward results
+ *  are not). The cost is about two calls of each product per backend plus a few training
+ *  steps; the measurements are remembered for the process, so networks of the same shapes
+ *  and thread count reuse them. With a forced backend, or only OpenBLAS compiled in, it
+ *  only records the batch. Not thread-safe on one network; other threads' BLAS work skews
+ *  the measurement. Returns GN_ERR_NULL, GN_ERR_ARG (batch 0 or above max_batch). */
+GN_API gn_status gn_net_tune(gn_net *net, size_t batch);
+
+/** The backend that runs product p of layer l (1 ≤ l ≤ L) now: the forced backend, the
+ *  tuned choice, or GN_BACKEND_OPENBLAS before tuning. GN_BACKEND_AUTO for NULL, an
+ *  out-of-range l or an unknown p. */
+GN_API gn_backend gn_net_layer_backend(const gn_net *net, size_t l, gn_product p);
+
+/** The batch size the network was last tuned for (0: never). */
+GN_API size_t gn_net_tuned_batch(const gn_net *net);
+
+/** The backend choice as one line, e.g. "auto, tuned for batch 128: layer 1 onednn/-/onednn,
+ *  layer 2 onednn/libxsmm/onednn" (forward/delta/weight per layer), or "onednn (forced)".
+ *  Writes at most len bytes (terminated when len > 0; buf may be NULL when len is 0) and
+ *  returns the full length, as snprintf does. 0 for NULL net. */
+GN_API size_t gn_net_describe_backends(const gn_net *net, char *buf, size_t len);
 
 /** A message about the last failed call on this network (more precise than gn_strerror),
  *  or "" if none failed yet. The string belongs to the network and is overwritten by the

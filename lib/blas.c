@@ -4,6 +4,9 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
+
+static size_t max1(size_t x) { return x > 1 ? x : 1; }
 
 static enum CBLAS_TRANSPOSE cblas_trans(gn_trans t)
 {
@@ -18,26 +21,48 @@ void gn__gemm_blas(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float
                 (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
-void gn__gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
-              const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
-              size_t ldc)
+/* Products a backend handed back to OpenBLAS (it cannot fail on validated arguments, but a
+ * library call that returns a status is checked, never trusted). */
+static atomic_size_t fallbacks;
+
+size_t gn__backend_fallbacks(void) { return atomic_load(&fallbacks); }
+
+void gn__gemm(gn_impl impl, gn_backend be, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
+              float alpha, const float *A, size_t lda, const float *B, size_t ldb, float beta,
+              float *C, size_t ldc)
 {
     switch (impl) {
-    case GN_IMPL_NAIVE: gn__gemm_naive(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc); break;
-    case GN_IMPL_LOOP: gn__gemm_loop(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc); break;
+    case GN_IMPL_NAIVE:
+        gn__gemm_naive(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    case GN_IMPL_LOOP: gn__gemm_loop(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc); return;
     case GN_IMPL_BLAS:
-    default: gn__gemm_blas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc); break;
+    default: break;
     }
+    switch (be) {
+#ifdef GN_HAVE_ONEDNN
+    case GN_BACKEND_ONEDNN:
+        if (gn__gemm_onednn(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, gn_get_threads()))
+            return;
+        atomic_fetch_add(&fallbacks, 1);
+        break;
+#endif
+#ifdef GN_HAVE_LIBXSMM
+    case GN_BACKEND_LIBXSMM:
+        gn__gemm_xsmm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, gn_get_threads());
+        return;
+#endif
+    default: break;
+    }
+    gn__gemm_blas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-static size_t max1(size_t x) { return x > 1 ? x : 1; }
-
-gn_status gn_gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
-                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
-                  size_t ldc)
+/* The argument checks of gn_gemm and gn_gemm_backend; GN_OK with *empty when there is
+ * nothing to compute. */
+static gn_status check_product(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
+                               const float *A, size_t lda, const float *B, size_t ldb,
+                               const float *C, size_t ldc, bool *empty)
 {
-    if (impl != GN_IMPL_BLAS && impl != GN_IMPL_NAIVE && impl != GN_IMPL_LOOP)
-        return GN_ERR_ARG;
     if ((ta != GN_NOTRANS && ta != GN_TRANS) || (tb != GN_NOTRANS && tb != GN_TRANS))
         return GN_ERR_ARG;
     /* BLAS takes int sizes and leading dimensions. */
@@ -48,11 +73,39 @@ gn_status gn_gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, si
     size_t b_rows = tb == GN_NOTRANS ? k : n;
     if (lda < max1(a_rows) || ldb < max1(b_rows) || ldc < max1(m))
         return GN_ERR_DIM;
-    if (m == 0 || n == 0)
-        return GN_OK;
-    if (!C || (k > 0 && (!A || !B)))
+    *empty = m == 0 || n == 0;
+    if (!*empty && (!C || (k > 0 && (!A || !B))))
         return GN_ERR_NULL;
-    gn__gemm(impl, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return GN_OK;
+}
+
+gn_status gn_gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
+                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                  size_t ldc)
+{
+    if (impl != GN_IMPL_BLAS && impl != GN_IMPL_NAIVE && impl != GN_IMPL_LOOP)
+        return GN_ERR_ARG;
+    bool empty;
+    gn_status st = check_product(ta, tb, m, n, k, A, lda, B, ldb, C, ldc, &empty);
+    if (st == GN_OK && !empty)
+        gn__gemm(impl, GN_BACKEND_OPENBLAS, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return st;
+}
+
+gn_status gn_gemm_backend(gn_backend be, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
+                          float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                          float beta, float *C, size_t ldc)
+{
+    if (be == GN_BACKEND_AUTO || (unsigned)be >= GN_BACKEND_COUNT)
+        return GN_ERR_ARG;
+    bool empty;
+    gn_status st = check_product(ta, tb, m, n, k, A, lda, B, ldb, C, ldc, &empty);
+    if (st != GN_OK)
+        return st;
+    if (!gn_backend_available(be))
+        return GN_ERR_UNSUPPORTED;
+    if (!empty)
+        gn__gemm(GN_IMPL_BLAS, be, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
     return GN_OK;
 }
 
@@ -70,6 +123,8 @@ gn_status gn_ref_gemm_loop(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t 
     return gn_gemm(GN_IMPL_LOOP, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* OpenBLAS keeps the thread count every backend runs on; the OpenMP backends (oneDNN,
+ * libxsmm) are given it product by product. */
 gn_status gn_set_threads(int n)
 {
     if (n < 1)

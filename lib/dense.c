@@ -25,8 +25,8 @@ static const float *forward(gn_net *net, const float *X, size_t ldx, bool x_rows
         /* Z := W · A_prev  (NoTrans, NoTrans), or W · Xᵀ (NoTrans, Trans) for inputs in
          * rows, into A; bias and σ follow in one pass. */
         gn_trans tb = l == 0 && x_rows ? GN_TRANS : GN_NOTRANS;
-        gn__gemm(net->impl, GN_NOTRANS, tb, ly->n_out, m, ly->n_in, 1.0f, net->params + ly->w_off,
-                 ly->n_out, prev, ld_prev, 0.0f, A, ly->n_out);
+        gn__gemm(net->impl, ly->be[GN_PRODUCT_FORWARD], GN_NOTRANS, tb, ly->n_out, m, ly->n_in,
+                 1.0f, net->params + ly->w_off, ly->n_out, prev, ld_prev, 0.0f, A, ly->n_out);
         ly->a_sumsq =
             gn__act_forward(ly->act, net->leaky_slope, A, net->params + ly->b_off, ly->n_out, m);
         if (drop && l + 1 < net->n_layers) /* inverted dropout on hidden layers */
@@ -62,8 +62,8 @@ static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, si
         const gn_layer *ly = &net->layers[l];
         gn_layer *below = &net->layers[l - 1];
         /* Δ_below := Wᵀ · Δ  (Trans, NoTrans), then ⊙ σ'(Z_below) with db in the same pass */
-        gn__gemm(net->impl, GN_TRANS, GN_NOTRANS, ly->n_in, m, ly->n_out, 1.0f,
-                 net->params + ly->w_off, ly->n_out, net->deltas[l], ly->n_out, 0.0f,
+        gn__gemm(net->impl, ly->be[GN_PRODUCT_DELTA], GN_TRANS, GN_NOTRANS, ly->n_in, m, ly->n_out,
+                 1.0f, net->params + ly->w_off, ly->n_out, net->deltas[l], ly->n_out, 0.0f,
                  net->deltas[l - 1], ly->n_in);
         if (drop) /* the kept units' Δ scaled as their activations were, the others 0 */
             gn__dropout_backward(net->deltas[l - 1], net->masks[l - 1], below->n_out, m);
@@ -84,8 +84,8 @@ static void weight_products(gn_net *net, const float *X, size_t ldx, size_t m, f
         const gn_layer *ly = &net->layers[l];
         const float *prev = l > 0 ? net->acts[l - 1] : X;
         size_t ld_prev = l > 0 ? ly->n_in : ldx;
-        gn__gemm(net->impl, GN_NOTRANS, GN_TRANS, ly->n_out, ly->n_in, m, alpha, net->deltas[l],
-                 ly->n_out, prev, ld_prev, beta, dst + ly->w_off, ly->n_out);
+        gn__gemm(net->impl, ly->be[GN_PRODUCT_WEIGHT], GN_NOTRANS, GN_TRANS, ly->n_out, ly->n_in, m,
+                 alpha, net->deltas[l], ly->n_out, prev, ld_prev, beta, dst + ly->w_off, ly->n_out);
     }
 }
 
@@ -336,6 +336,7 @@ gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float
         return st;
     if ((st = gn__check_eta(net, "gn_net_train_step", eta)) != GN_OK)
         return st;
+    gn__autotune(net, m, false);
     gn__prepare(net, &X, &ldx, &Y, &ldy, m);
     return gn__sgd_step(net, X, ldx, Y, ldy, m, eta, loss);
 }

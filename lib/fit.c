@@ -233,6 +233,8 @@ static gn_status setup(gn_net *net, const gn_dataset *train, const gn_dataset *v
         st = gn_net_reserve(net, o->batch);
     if (st == GN_OK)
         st = gn_net_set_dropout(net, o->dropout);
+    if (st == GN_OK)
+        gn__autotune(net, o->batch, true);
     if (st != GN_OK) {
         gn__free(in);
         gn__free(out_s);

@@ -81,9 +81,37 @@ void gn__shuffle(gn_rng *rng, size_t *perm, size_t n);
 /*---- products (blas.c, ref.c) ----*/
 
 /* Unchecked C := alpha·op(A)·op(B) + beta·C; callers have validated the arguments. */
-void gn__gemm(gn_impl impl, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
-              const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
-              size_t ldc);
+/* One product on the implementation impl and, on the BLAS path, the backend be (OpenBLAS for
+ * GN_BACKEND_AUTO or a backend not compiled in). Arguments already validated. */
+void gn__gemm(gn_impl impl, gn_backend be, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
+              float alpha, const float *A, size_t lda, const float *B, size_t ldb, float beta,
+              float *C, size_t ldc);
+/* The backend a network gets (backend.c): GN_BACKEND's if set, else requested; GN_ERR_ARG
+ * for an unknown name or value, GN_ERR_UNSUPPORTED if not available (explained in err). */
+gn_status gn__backend_resolve(gn_backend requested, gn_backend *out, char *err, size_t errlen);
+/* Sets the mode and every product's backend (OpenBLAS for auto until tuned). */
+struct gn_net;
+void gn__backend_apply(struct gn_net *net, gn_backend b);
+/* tune.c: tunes an automatic network that is not tuned for m yet (when always, or when it
+ * was never tuned). Never fails: a network that cannot be tuned keeps its choice. */
+void gn__autotune(struct gn_net *net, size_t m, bool always);
+/* Products a backend failed and OpenBLAS computed instead (tests expect 0). */
+size_t gn__backend_fallbacks(void);
+#ifdef GN_HAVE_ONEDNN
+/* lib/onednn.c: false if oneDNN refused the call (nothing written then). */
+bool gn__onednn_usable(void);
+bool gn__gemm_onednn(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
+                     const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                     size_t ldc, int threads);
+#endif
+#ifdef GN_HAVE_LIBXSMM
+/* lib/xsmm.c */
+bool gn__xsmm_usable(void);
+void gn__gemm_xsmm(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
+                   const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                   size_t ldc, int threads);
+size_t gn__xsmm_fallbacks(void);
+#endif
 void gn__gemm_blas(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, float alpha,
                    const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                    size_t ldc);
@@ -192,9 +220,10 @@ static inline void gn__strides(gn_layout layout, size_t ld, size_t *fs, size_t *
 typedef struct gn_layer {
     size_t n_in, n_out;
     gn_act act;
-    size_t w_off, b_off; /* in the parameter/gradient buffers */
-    double a_sumsq;      /* Σ A² of the last forward pass */
-    double d_sumsq;      /* Σ Δ² of the last backward pass */
+    size_t w_off, b_off;             /* in the parameter/gradient buffers */
+    gn_backend be[GN_PRODUCT_COUNT]; /* backend of each product (gn_product order) */
+    double a_sumsq;                  /* Σ A² of the last forward pass */
+    double d_sumsq;                  /* Σ Δ² of the last backward pass */
 } gn_layer;
 
 struct gn_net {
@@ -203,6 +232,9 @@ struct gn_net {
     gn_loss loss;
     float leaky_slope;
     gn_impl impl;
+    gn_backend backend; /* the mode: forced, or GN_BACKEND_AUTO */
+    size_t tuned_batch; /* batch of the last gn_net_tune, 0: never */
+    int tuned_threads;  /* gn_get_threads() at that time */
 
     size_t n_params;
     float *params;

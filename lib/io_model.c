@@ -400,6 +400,12 @@ static gn_status load_arch(const reader *r, const section *s, const section *par
     cfg.huber_delta = get_f32(p + 12);
     cfg.max_batch = DEFAULT_BATCH;
     char why[256];
+    gn_backend be; /* the environment's GN_BACKEND is not the file's fault */
+    st = gn__backend_resolve(GN_BACKEND_AUTO, &be, why, sizeof why);
+    if (st != GN_OK) {
+        gn__format(r->err, r->errlen, "%s%s%s", r->name ? r->name : "", r->name ? ": " : "", why);
+        return st;
+    }
     if (gn_net_config_check(&cfg, why, sizeof why) != GN_OK)
         return fail_at(r, GN_ERR_VALUE, s->pay, "ARCH describes no valid network: %s", why);
     st = check_params(r, parm, n_params);

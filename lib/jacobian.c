@@ -72,9 +72,9 @@ static void forward_sweep(gn_net *net, size_t from, size_t m)
     for (size_t l = from + 1; l < net->n_layers; l++) {
         const gn_layer *ly = &net->layers[l];
         /* T^l := W^l · T^{l−1}  (NoTrans, NoTrans) */
-        gn__gemm(net->impl, GN_NOTRANS, GN_NOTRANS, ly->n_out, m, ly->n_in, 1.0f,
-                 net->params + ly->w_off, ly->n_out, net->deltas[l - 1], ly->n_in, 0.0f,
-                 net->deltas[l], ly->n_out);
+        gn__gemm(net->impl, ly->be[GN_PRODUCT_FORWARD], GN_NOTRANS, GN_NOTRANS, ly->n_out, m,
+                 ly->n_in, 1.0f, net->params + ly->w_off, ly->n_out, net->deltas[l - 1], ly->n_in,
+                 0.0f, net->deltas[l], ly->n_out);
         gn__act_deriv(ly->act, net->leaky_slope, net->deltas[l], net->acts[l], ly->n_out, m);
     }
 }
@@ -86,16 +86,17 @@ static void reverse_sweep(gn_net *net, size_t top, size_t m, float *G, size_t ld
     for (size_t l = top; l > 0; l--) {
         const gn_layer *ly = &net->layers[l], *below = &net->layers[l - 1];
         /* Δ_below := Wᵀ · Δ  (Trans, NoTrans), then ⊙ σ'(Z_below) */
-        gn__gemm(net->impl, GN_TRANS, GN_NOTRANS, ly->n_in, m, ly->n_out, 1.0f,
-                 net->params + ly->w_off, ly->n_out, net->deltas[l], ly->n_out, 0.0f,
+        gn__gemm(net->impl, ly->be[GN_PRODUCT_DELTA], GN_TRANS, GN_NOTRANS, ly->n_in, m, ly->n_out,
+                 1.0f, net->params + ly->w_off, ly->n_out, net->deltas[l], ly->n_out, 0.0f,
                  net->deltas[l - 1], ly->n_in);
         gn__act_deriv(below->act, net->leaky_slope, net->deltas[l - 1], net->acts[l - 1],
                       below->n_out, m);
     }
     const gn_layer *first = &net->layers[0];
     /* G := (W^1)ᵀ · Δ^1  (Trans, NoTrans): the product training skips */
-    gn__gemm(net->impl, GN_TRANS, GN_NOTRANS, first->n_in, m, first->n_out, 1.0f,
-             net->params + first->w_off, first->n_out, net->deltas[0], first->n_out, 0.0f, G, ldg);
+    gn__gemm(net->impl, first->be[GN_PRODUCT_DELTA], GN_TRANS, GN_NOTRANS, first->n_in, m,
+             first->n_out, 1.0f, net->params + first->w_off, first->n_out, net->deltas[0],
+             first->n_out, 0.0f, G, ldg);
 }
 
 gn_status gn_net_jvp(gn_net *net, const float *X, size_t ldx, const float *V, size_t ldv, size_t n,
@@ -122,8 +123,8 @@ gn_status gn_net_jvp(gn_net *net, const float *X, size_t ldx, const float *V, si
             ld0 = n0;
         }
         /* T^1 := W^1 · T^0  (NoTrans, NoTrans), then ⊙ σ'(Z^1) and on up */
-        gn__gemm(net->impl, GN_NOTRANS, GN_NOTRANS, first->n_out, m, n0, 1.0f,
-                 net->params + first->w_off, first->n_out, T0, ld0, 0.0f, net->deltas[0],
+        gn__gemm(net->impl, first->be[GN_PRODUCT_FORWARD], GN_NOTRANS, GN_NOTRANS, first->n_out, m,
+                 n0, 1.0f, net->params + first->w_off, first->n_out, T0, ld0, 0.0f, net->deltas[0],
                  first->n_out);
         gn__act_deriv(first->act, net->leaky_slope, net->deltas[0], net->acts[0], first->n_out, m);
         forward_sweep(net, 0, m);

@@ -287,6 +287,7 @@ gn_status gn_optimizer_step(gn_optimizer *opt, gn_net *net, const float *X, size
         return st;
     if (!opt)
         return gn__fail(net, GN_ERR_NULL, "gn_optimizer_step: opt is NULL");
+    gn__autotune(net, m, false);
     gn__prepare(net, &X, &ldx, &Y, &ldy, m);
     return gn__optimizer_step_prepared(opt, net, X, ldx, Y, ldy, m, loss);
 }

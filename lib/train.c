@@ -42,6 +42,7 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
             opt->batch, net->max_batch);
     if ((st = gn__check_eta(net, "gn_net_train", opt->eta)) != GN_OK)
         return st;
+    gn__autotune(net, opt->batch, true);
     size_t bytes;
     size_t *perm = mul_ok(n, sizeof *perm, &bytes) ? malloc(bytes) : NULL;
     if (!perm)

@@ -89,6 +89,23 @@ void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, co
     in_blas = 0;
 }
 
+/* oneDNN's sgemm is a BLAS too: what it allocates is counted with cblas_sgemm's. */
+typedef int dnnl_fn(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t,
+                    const float *, int64_t, float, float *, int64_t);
+int dnnl_sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, const float *A,
+               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    static dnnl_fn *real;
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "dnnl_sgemm");
+    if (!real)
+        return 1; /* not dnnl_success: the library falls back to OpenBLAS */
+    in_blas = 1;
+    int st = real(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    in_blas = 0;
+    return st;
+}
+
 static bool strict(void) { return getenv("GEMMNET_STRICT_ALLOC") != NULL; }
 
 static void start(void)
@@ -125,25 +142,11 @@ Test(alloc, interposition_sees_allocations)
     gn_net_free(net);
 }
 
-static void no_alloc_in_steps(gn_impl impl)
+/* The calls of one step test: training steps, back-propagation, forward, predict, evaluate. */
+static gn_status step_calls(gn_net *net, const float *X, const float *Y, float *P, size_t n)
 {
-    gn_set_threads(1);
-    const size_t sizes[] = {50, 40, 30, 10};
-    const gn_act acts[] = {GN_ACT_RELU, GN_ACT_TANH, GN_ACT_SOFTMAX};
-    gn_net_config cfg = net_config(sizes, 4, acts, GN_LOSS_CCE, 64, 1);
-    cfg.impl = impl;
-    gn_net *net;
-    cr_assert_eq(gn_net_create(&net, &cfg), GN_OK);
-    const size_t n = 150;
-    float *X = random_floats(50 * n, -1, 1, 1), *Y = random_onehot(10, n, 2),
-          *P = malloc(10 * n * 4);
     double loss, acc;
     const float *out;
-    /* warm-up: BLAS may set up its buffers on first use */
-    cr_assert_eq(gn_net_train_step(net, X, 50, Y, 10, 64, 0.1f, &loss), GN_OK);
-
-    struct mallinfo2 before = mallinfo2();
-    start();
     gn_status st = GN_OK;
     for (int i = 0; i < 5 && st == GN_OK; i++) {
         st = gn_net_train_step(net, X, 50, Y, 10, 64, 0.1f, &loss);
@@ -158,6 +161,29 @@ static void no_alloc_in_steps(gn_impl impl)
         if (st == GN_OK)
             st = gn_net_evaluate(net, X, 50, Y, 10, n, &loss, &acc);
     }
+    return st;
+}
+
+static void no_alloc_in_steps(gn_impl impl)
+{
+    gn_set_threads(1);
+    const size_t sizes[] = {50, 40, 30, 10};
+    const gn_act acts[] = {GN_ACT_RELU, GN_ACT_TANH, GN_ACT_SOFTMAX};
+    gn_net_config cfg = net_config(sizes, 4, acts, GN_LOSS_CCE, 64, 1);
+    cfg.impl = impl;
+    gn_net *net;
+    cr_assert_eq(gn_net_create(&net, &cfg), GN_OK);
+    const size_t n = 150;
+    float *X = random_floats(50 * n, -1, 1, 1), *Y = random_onehot(10, n, 2),
+          *P = malloc(10 * n * 4);
+    double loss;
+    cr_assert_eq(gn_net_set_backend(net, GN_BACKEND_OPENBLAS), GN_OK);
+    /* warm-up: BLAS may set up its buffers on first use */
+    cr_assert_eq(gn_net_train_step(net, X, 50, Y, 10, 64, 0.1f, &loss), GN_OK);
+
+    struct mallinfo2 before = mallinfo2();
+    start();
+    gn_status st = step_calls(net, X, Y, P, n);
     size_t count = stop();
     struct mallinfo2 after = mallinfo2();
     cr_assert_eq(st, GN_OK);
@@ -196,3 +222,64 @@ static void no_alloc_in_steps(gn_impl impl)
 Test(alloc, none_in_steps_blas) { no_alloc_in_steps(GN_IMPL_BLAS); }
 Test(alloc, none_in_steps_naive) { no_alloc_in_steps(GN_IMPL_NAIVE); }
 Test(alloc, none_in_steps_loop) { no_alloc_in_steps(GN_IMPL_LOOP); }
+
+/* The other backends (and the automatic choice, which tunes on the first training batch and
+ * again when gn_net_train's batch differs): once every shape has been seen, nothing allocates,
+ * neither gemmnet nor the backend (JIT kernels and oneDNN's buffers are made on first use). */
+static void no_alloc_once_warm(gn_backend be)
+{
+    if (!gn_backend_available(be))
+        cr_skip_test("backend %s is not in this build", gn_backend_name(be));
+    gn_set_threads(1);
+    const size_t sizes[] = {50, 40, 30, 10};
+    const gn_act acts[] = {GN_ACT_RELU, GN_ACT_TANH, GN_ACT_SOFTMAX};
+    gn_net *net = make_net(sizes, 4, acts, GN_LOSS_CCE, 64, 1);
+    cr_assert_eq(gn_net_set_backend(net, be), GN_OK);
+    const size_t n = 150;
+    float *X = random_floats(50 * n, -1, 1, 1), *Y = random_onehot(10, n, 2),
+          *P = malloc(10 * n * 4);
+    gn_train_options opt;
+    gn_train_options_defaults(&opt);
+    opt.batch = 16;
+    opt.eta = 0.1f;
+    opt.epochs = 1;
+    cr_assert_eq(gn_net_train(net, X, 50, Y, 10, n, &opt), GN_OK);
+    cr_assert_eq(step_calls(net, X, Y, P, n), GN_OK);
+    if (be == GN_BACKEND_AUTO)
+        cr_assert_eq(gn_net_tuned_batch(net), 16);
+
+    struct mallinfo2 before = mallinfo2();
+    start();
+    gn_status st = step_calls(net, X, Y, P, n);
+    size_t count = stop();
+    struct mallinfo2 after = mallinfo2();
+    cr_assert_eq(st, GN_OK);
+    cr_log_info("%s: %zu allocations by gemmnet, %zu inside a BLAS call", gn_backend_name(be),
+                count, (size_t)n_blas_allocs);
+    cr_assert_eq(count, 0, "%s: %zu allocations outside BLAS calls", gn_backend_name(be), count);
+    /* oneDNN's dnnl_sgemm takes no workspace: it allocates its packing buffers per call */
+    bool onednn = false;
+    for (size_t l = 1; l <= 3; l++)
+        for (int p = 0; p < GN_PRODUCT_COUNT; p++)
+            onednn |= gn_net_layer_backend(net, l, (gn_product)p) == GN_BACKEND_ONEDNN;
+    if (strict() && !onednn)
+        cr_assert_eq(n_blas_allocs, 0, "%s: BLAS allocated %zu times", gn_backend_name(be),
+                     (size_t)n_blas_allocs);
+    if (n_blas_allocs == 0) {
+        cr_assert_eq(before.uordblks, after.uordblks, "heap in use changed");
+        cr_assert_eq(before.hblkhd, after.hblkhd, "mmapped heap changed");
+    }
+    start();
+    st = gn_net_train(net, X, 50, Y, 10, n, &opt);
+    count = stop();
+    cr_assert_eq(st, GN_OK);
+    cr_assert_eq(count, 1, "gn_net_train allocates its index array and nothing else");
+    free(X);
+    free(Y);
+    free(P);
+    gn_net_free(net);
+}
+
+Test(alloc, none_in_steps_onednn) { no_alloc_once_warm(GN_BACKEND_ONEDNN); }
+Test(alloc, none_in_steps_libxsmm) { no_alloc_once_warm(GN_BACKEND_LIBXSMM); }
+Test(alloc, none_in_steps_auto) { no_alloc_once_warm(GN_BACKEND_AUTO); }

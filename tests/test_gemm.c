@@ -28,7 +28,8 @@ static const float *el(const float *X, size_t ld, gn_trans t, size_t i, size_t j
  * element (i,j) is the standard forward error bound of a float dot product of length k,
  * c·k·u·(|α|·Σ|a||b| + |β||c0|), with u = 2⁻²⁴ and a safety factor c = 2 (the bound is
  * worst-case and k·u is tiny here, so 2 loses no power: a single wrong term is far above it). */
-static void check_product(gn_impl impl, gn_trans ta, gn_trans tb, shape s, float alpha, float beta)
+static void check_product(gn_impl impl, gn_backend be, gn_trans ta, gn_trans tb, shape s,
+                          float alpha, float beta)
 {
     size_t lda = (ta == GN_NOTRANS ? s.m : s.k) + 3; /* ld > rows: padding must be skipped */
     size_t ldb = (tb == GN_NOTRANS ? s.k : s.n) + 1;
@@ -44,7 +45,12 @@ static void check_product(gn_impl impl, gn_trans ta, gn_trans tb, shape s, float
     if (beta == 0.0f) /* BLAS semantics: C is not read when beta is 0 */
         for (size_t i = 0; i < ldc * s.n; i++)
             C[i] = (i % ldc) < s.m ? NAN : C[i];
-    cr_assert_eq(gn_gemm(impl, ta, tb, s.m, s.n, s.k, alpha, A, lda, B, ldb, beta, C, ldc), GN_OK);
+    if (be == GN_BACKEND_AUTO)
+        cr_assert_eq(gn_gemm(impl, ta, tb, s.m, s.n, s.k, alpha, A, lda, B, ldb, beta, C, ldc),
+                     GN_OK);
+    else
+        cr_assert_eq(
+            gn_gemm_backend(be, ta, tb, s.m, s.n, s.k, alpha, A, lda, B, ldb, beta, C, ldc), GN_OK);
     const double u = FLT_EPSILON / 2;
     size_t bad_i = 0, bad_j = 0, n_bad = 0, n_pad = 0;
     double bad_got = 0, bad_exact = 0, bad_bound = 0;
@@ -69,28 +75,57 @@ static void check_product(gn_impl impl, gn_trans ta, gn_trans tb, shape s, float
                 bad_i = i, bad_j = j, bad_got = got, bad_exact = exact, bad_bound = bound;
             }
         }
-    cr_assert_eq(n_pad, 0, "impl %d: %zu padding elements of C were written", impl, n_pad);
-    cr_assert_eq(
-        n_bad, 0,
-        "impl %d trans %d%d shape %zux%zux%zu alpha %g beta %g: %zu wrong, first C(%zu,%zu) = "
-        "%.9g, exact %.9g, bound %.3g",
-        impl, ta, tb, s.m, s.n, s.k, alpha, beta, n_bad, bad_i, bad_j, bad_got, bad_exact,
-        bad_bound);
+    cr_assert_eq(n_pad, 0, "impl %d backend %s: %zu padding elements of C were written", impl,
+                 gn_backend_name(be), n_pad);
+    cr_assert_eq(n_bad, 0,
+                 "impl %d backend %s trans %d%d shape %zux%zux%zu alpha %g beta %g: %zu wrong, "
+                 "first C(%zu,%zu) = %.9g, exact %.9g, bound %.3g",
+                 impl, gn_backend_name(be), ta, tb, s.m, s.n, s.k, alpha, beta, n_bad, bad_i, bad_j,
+                 bad_got, bad_exact, bad_bound);
     free(A);
     free(B);
     free(C);
     free(C0);
 }
 
-static void all_shapes(gn_impl impl, gn_trans ta, gn_trans tb)
+static void shapes_on(gn_impl impl, gn_backend be, gn_trans ta, gn_trans tb, const shape *list,
+                      size_t n_shapes)
 {
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        check_product(impl, ta, tb, shapes[i], 1.0f, 0.0f);
-        check_product(impl, ta, tb, shapes[i], 0.25f, 0.0f); /* 1/m folded into alpha */
-        check_product(impl, ta, tb, shapes[i], -1.5f, 0.5f);
-        check_product(impl, ta, tb, shapes[i], 1.0f, 1.0f);
+    for (size_t i = 0; i < n_shapes; i++) {
+        check_product(impl, be, ta, tb, list[i], 1.0f, 0.0f);
+        check_product(impl, be, ta, tb, list[i], 0.25f, 0.0f); /* 1/m folded into alpha */
+        check_product(impl, be, ta, tb, list[i], -1.5f, 0.5f);
+        check_product(impl, be, ta, tb, list[i], 1.0f, 1.0f);
+        check_product(impl, be, ta, tb, list[i], -0.01f, 1.0f); /* the fused SGD update */
     }
 }
+
+static void all_shapes(gn_impl impl, gn_trans ta, gn_trans tb)
+{
+    shapes_on(impl, GN_BACKEND_AUTO, ta, tb, shapes, sizeof shapes / sizeof shapes[0]);
+}
+
+/* Each backend on the same shapes, plus shapes that cross the blocking of gemmnet's libxsmm
+ * driver (and the size where it stops calling one kernel for the whole product). */
+static const shape large_shapes[] = {
+    {300, 130, 520}, {129, 257, 65}, {512, 64, 1100}, {1030, 17, 3}, {5, 700, 300},
+};
+
+static void backend_products(gn_backend be)
+{
+    if (!gn_backend_available(be))
+        cr_skip_test("backend %s is not in this build", gn_backend_name(be));
+    for (int t = 0; t < 4; t++) {
+        gn_trans ta = t & 1 ? GN_TRANS : GN_NOTRANS, tb = t & 2 ? GN_TRANS : GN_NOTRANS;
+        shapes_on(GN_IMPL_BLAS, be, ta, tb, shapes, sizeof shapes / sizeof shapes[0]);
+        shapes_on(GN_IMPL_BLAS, be, ta, tb, large_shapes,
+                  sizeof large_shapes / sizeof large_shapes[0]);
+    }
+}
+
+Test(gemm, backend_openblas, .timeout = 120) { backend_products(GN_BACKEND_OPENBLAS); }
+Test(gemm, backend_onednn, .timeout = 120) { backend_products(GN_BACKEND_ONEDNN); }
+Test(gemm, backend_libxsmm, .timeout = 120) { backend_products(GN_BACKEND_LIBXSMM); }
 
 /* forward Z = W·A */
 Test(gemm, forward_nn_blas) { all_shapes(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS); }

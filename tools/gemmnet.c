@@ -162,6 +162,9 @@ static const char *const train_text[] = {
     "                       recall (also with --quiet)\n"
     "  --every K            print every K-th epoch and the last one run (default 1)\n"
     "  --threads N          BLAS threads (default: the BLAS default)\n"
+    "  --backend NAME       sgemm library: auto|openblas|onednn|libxsmm (default: the\n"
+    "                       environment's GN_BACKEND, else auto: each product on the\n"
+    "                       fastest, measured before the first epoch); see 'gemmnet info'\n"
     "  -q, --quiet          print only the final line\n"
     "  -h, --help           print this help\n"
     "\n"
@@ -199,6 +202,8 @@ static const char *const eval_text[] = {
     "  --confusion          also print the confusion matrix, precision and recall\n"
     "  --impl NAME          products: blas|naive|loop (default blas)\n"
     "  --threads N          BLAS threads (default: the BLAS default)\n"
+    "  --backend NAME       sgemm library: auto|openblas|onednn|libxsmm (default: GN_BACKEND,\n"
+    "                       else openblas until tuned, which inference never does)\n"
     "  -h, --help           print this help\n",
     NULL,
 };
@@ -222,12 +227,14 @@ static const char *const predict_text[] = {
     "  --labels             print predicted class indices instead of the outputs\n"
     "  --impl NAME          products: blas|naive|loop (default blas)\n"
     "  --threads N          BLAS threads (default: the BLAS default)\n"
+    "  --backend NAME       sgemm library: auto|openblas|onednn|libxsmm (default: GN_BACKEND,\n"
+    "                       else openblas until tuned, which inference never does)\n"
     "  -h, --help           print this help\n",
     NULL,
 };
 
 static const char *const info_text[] = {
-    "usage: gemmnet info [FILE]\n"
+    "usage: gemmnet info [FILE [--batch N]]\n"
     "\n"
     "With FILE, a model file or checkpoint (train --save), checks it as the loader does and\n"
     "prints its format version, size, sections and checksum, the network (layer widths,\n"
@@ -241,8 +248,12 @@ static const char *const info_text[] = {
     "\n"
     "Without FILE, prints the gemmnet version and the BLAS in use: its configuration, the\n"
     "kernels chosen for this CPU, how it threads (sequential, pthreads or openmp), its\n"
-    "thread count and the number of cores online.\n"
+    "thread count and the number of cores online; then the sgemm backends available\n"
+    "(openblas, onednn, libxsmm) and the default (GN_BACKEND, else auto).\n"
     "\n"
+    "  --batch N            with FILE: also tune the model for batches of N on this machine\n"
+    "                       and print which backend runs each product ('backend' line:\n"
+    "                       forward/delta/weight per layer)\n"
     "  -h, --help           print this help\n",
     NULL,
 };
@@ -280,6 +291,13 @@ static const name_value impls[] = {
     {"blas", GN_IMPL_BLAS},
     {"naive", GN_IMPL_NAIVE},
     {"loop", GN_IMPL_LOOP},
+    {NULL, 0},
+};
+static const name_value backends[] = {
+    {"auto", GN_BACKEND_AUTO},
+    {"openblas", GN_BACKEND_OPENBLAS},
+    {"onednn", GN_BACKEND_ONEDNN},
+    {"libxsmm", GN_BACKEND_LIBXSMM},
     {NULL, 0},
 };
 static const name_value optimizers[] = {
@@ -546,6 +564,7 @@ typedef enum opt_id {
     O_LABELS,
     O_EVERY,
     O_THREADS,
+    O_BACKEND,
     O_QUIET,
     O_HELP,
     O_COUNT
@@ -568,6 +587,7 @@ typedef struct cli_args {
     size_t sizes[GN_MAX_SIZES];
     size_t n_sizes; /* 0: derived from the data */
     int act, out, loss, init, impl, opt, schedule;
+    int backend; /* with user[O_BACKEND]; else the library's default (GN_BACKEND, auto) */
     double lr, momentum, weight_decay, clip, l2, gamma, min_lr, dropout;
     long epochs, batch, patience, step_epochs, every, threads, checkpoint_every, stop_after;
     int confusion, labels, quiet;
@@ -648,6 +668,7 @@ static const option options[] = {
     {"--labels", NULL, O_LABELS, CMD_PREDICT, V_FLAG, AT(labels), NULL, 0, 0, 0},
     {"--every", NULL, O_EVERY, TRAIN, V_LONG, AT(every), NULL, 1, MAX_EPOCHS, 0},
     {"--threads", NULL, O_THREADS, CMD_ALL, V_LONG, AT(threads), NULL, 1, MAX_THREADS, 0},
+    {"--backend", NULL, O_BACKEND, CMD_ALL, V_NAME, AT(backend), backends, 0, 0, 0},
     {"--quiet", "-q", O_QUIET, TRAIN, V_FLAG, AT(quiet), NULL, 0, 0, 0},
     {"--help", "-h", O_HELP, CMD_ALL, V_FLAG, 0, NULL, 0, 0, 0},
 };
@@ -1312,8 +1333,17 @@ static int load_checkpoint(gn_checkpoint **ck, const char *path)
     return 0;
 }
 
+/* --backend, when given (else the library's default stands: GN_BACKEND, or auto). */
+static int apply_backend(gn_net *net, const cli_args *a)
+{
+    if (!a->user[O_BACKEND] || gn_net_set_backend(net, (gn_backend)a->backend) == GN_OK)
+        return 0;
+    errmsg("--backend %s: %s", name_of(backends, a->backend), gn_net_last_error(net));
+    return EXIT_USAGE;
+}
+
 /* The network of a model file, and what its provenance says about reading data for it. */
-static int load_model(gn_net **net, model_meta *meta, const char *path, gn_impl impl)
+static int load_model(gn_net **net, model_meta *meta, const char *path, const cli_args *a)
 {
     gn_checkpoint *ck = NULL;
     int rc = load_checkpoint(&ck, path);
@@ -1322,8 +1352,8 @@ static int load_model(gn_net **net, model_meta *meta, const char *path, gn_impl 
     read_model_meta(ck, meta);
     *net = gn_checkpoint_take_net(ck);
     gn_checkpoint_free(ck);
-    gn_status st = gn_net_set_impl(*net, impl);
-    return st == GN_OK ? 0 : net_failed(*net, st);
+    gn_status st = gn_net_set_impl(*net, (gn_impl)a->impl);
+    return st == GN_OK ? apply_backend(*net, a) : net_failed(*net, st);
 }
 
 /*==== Data files ============================================================================*/
@@ -2245,6 +2275,8 @@ static int cmd_train(int argc, char **argv)
         rc = net_failed(net, st);
         goto done;
     }
+    if ((rc = apply_backend(net, &a)))
+        goto done;
     if ((rc = set_threads(a.threads)))
         goto done;
 
@@ -2311,10 +2343,12 @@ static int cmd_train(int argc, char **argv)
                    first_epoch - 1, fit.epochs, (unsigned long long)gn_optimizer_steps(opt));
         printf("net ");
         print_sizes(stdout, a.sizes, a.n_sizes);
-        printf(" act=%s out=%s loss=%s init=%s seed=%llu standardize=%s impl=%s threads=%d\n",
+        printf(" act=%s out=%s loss=%s init=%s seed=%llu standardize=%s impl=%s threads=%d "
+               "backend=%s\n",
                name_of(hidden_acts, a.act), name_of(output_acts, (int)cfg.output_act),
                name_of(losses, a.loss), name_of(inits, a.init), (unsigned long long)a.seed,
-               a.standardize ? "yes" : "no", name_of(impls, a.impl), gn_get_threads());
+               a.standardize ? "yes" : "no", name_of(impls, a.impl), gn_get_threads(),
+               gn_backend_name(gn_net_backend(net)));
         printf("train opt=%s lr=%g schedule=%s epochs=%zu batch=%zu", name_of(optimizers, oc->kind),
                (double)oc->lr, name_of(schedules, a.schedule), fit.epochs, fit.batch);
         if (fit.dropout > 0.0f)
@@ -2387,6 +2421,11 @@ static int cmd_train(int argc, char **argv)
     }
     if (a.confusion && !a.regression && (rc = print_confusion(net, test.ds)))
         goto done;
+    if (!a.quiet) {
+        char choice[1024];
+        gn_net_describe_backends(net, choice, sizeof choice);
+        printf("backend %s\n", choice);
+    }
     double rate = res.train_seconds > 0.0 ? (double)res.samples / res.train_seconds : 0.0;
     if (a.regression)
         printf("test_mse=%.6g test_r2=%.4f", s.mse, s.r2);
@@ -2442,7 +2481,7 @@ static int cmd_eval(int argc, char **argv)
     gn_net *net = NULL;
     dset test = {0};
     model_meta mm;
-    if ((rc = set_threads(a.threads)) || (rc = load_model(&net, &mm, a.model, (gn_impl)a.impl)))
+    if ((rc = set_threads(a.threads)) || (rc = load_model(&net, &mm, a.model, &a)))
         goto done;
     /* What the model was trained as, if its file says; else what its outputs suggest. */
     int kind = data_kind(a.test), idx = kind == DATA_IDX,
@@ -2505,7 +2544,7 @@ static int cmd_predict(int argc, char **argv)
     dset in = {0};
     float *own_x = NULL, *Y = NULL;
     model_meta mm;
-    if ((rc = set_threads(a.threads)) || (rc = load_model(&net, &mm, a.model, (gn_impl)a.impl)))
+    if ((rc = set_threads(a.threads)) || (rc = load_model(&net, &mm, a.model, &a)))
         goto done;
     if (a.labels && (mm.regression >= 0 ? mm.regression : is_regression_model(net))) {
         errmsg("--labels: %s is a regression model, its outputs are not class scores", a.model);
@@ -2614,7 +2653,24 @@ static void print_spectra(const gn_net *net)
 }
 
 /* Prints what a model file or checkpoint holds, after every check of the loader. */
-static int info_file(const char *path)
+/* "backend auto, tuned for batch N: layer 1 …": what gn_net_tune picks for this model here. */
+static int info_tune(gn_net *net, size_t batch)
+{
+    gn_status st = GN_OK;
+    if (batch > gn_net_max_batch(net))
+        st = gn_net_reserve(net, batch);
+    if (st == GN_OK)
+        st = gn_net_tune(net, batch);
+    if (st != GN_OK)
+        return net_failed(net, st);
+    char choice[1024];
+    gn_net_describe_backends(net, choice, sizeof choice);
+    printf("backend: %s (%d thread%s)\n", choice, gn_get_threads(),
+           gn_get_threads() == 1 ? "" : "s");
+    return 0;
+}
+
+static int info_file(const char *path, size_t tune_batch)
 {
     gn_checkpoint *ck = NULL;
     int rc = load_checkpoint(&ck, path);
@@ -2685,7 +2741,14 @@ static int info_file(const char *path)
         printf("  %.*s\n", (int)len, line);
         line += len + (nl != NULL);
     }
+    if (tune_batch) {
+        gn_net *own = gn_checkpoint_take_net(ck);
+        rc = info_tune(own, tune_batch);
+        gn_net_free(own);
+    }
     gn_checkpoint_free(ck);
+    if (rc)
+        return rc;
     return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
 }
 
@@ -2700,12 +2763,22 @@ static int info_blas(void)
     printf("blas_threading: %s\n", gn_blas_parallel_name(bi.parallel));
     printf("blas_threads: %d\n", bi.threads);
     printf("cores: %d\n", bi.cores);
+    printf("backends:");
+    for (int b = GN_BACKEND_OPENBLAS; b < GN_BACKEND_COUNT; b++)
+        if (gn_backend_available((gn_backend)b))
+            printf(" %s", gn_backend_name((gn_backend)b));
+    printf("\n");
+    const char *env = getenv("GN_BACKEND");
+    printf("backend_default: %s%s%s\n", env && *env ? env : "auto",
+           env && *env ? " (from GN_BACKEND)" : "",
+           env && *env ? "" : " (each product on the fastest backend, measured per network)");
     return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
 }
 
 static int cmd_info(int argc, char **argv)
 {
     const char *file = NULL;
+    size_t tune_batch = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             print_usage(stdout, info_text);
@@ -2714,7 +2787,18 @@ static int cmd_info(int argc, char **argv)
     }
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
-        if (arg[0] == '-' && arg[1] != '\0') {
+        if (strcmp(arg, "--batch") == 0) {
+            char *end;
+            errno = 0;
+            unsigned long long b = i + 1 < argc ? strtoull(argv[i + 1], &end, 10) : 0;
+            if (i + 1 < argc && errno == 0 && *end == '\0' && argv[i + 1][0] != '-' && b >= 1 &&
+                b <= MAX_BATCH) {
+                tune_batch = (size_t)b;
+                i++;
+                continue;
+            }
+            errmsg("--batch: need a whole number in [1, %ld]", MAX_BATCH);
+        } else if (arg[0] == '-' && arg[1] != '\0') {
             errmsg("unknown option '%s'", arg);
         } else if (file) {
             errmsg("info takes one FILE (got '%s' and '%s')", file, arg);
@@ -2727,7 +2811,12 @@ static int cmd_info(int argc, char **argv)
         fprintf(stderr, "Try 'gemmnet info --help'.\n");
         return EXIT_USAGE;
     }
-    return file ? info_file(file) : info_blas();
+    if (tune_batch && !file) {
+        errmsg("info: --batch needs a model FILE to tune");
+        fprintf(stderr, "Try 'gemmnet info --help'.\n");
+        return EXIT_USAGE;
+    }
+    return file ? info_file(file, tune_batch) : info_blas();
 }
 
 /*==== main ==================================================================================*/
