@@ -90,6 +90,10 @@ module gemmnet
     integer(c_int), parameter :: GN_NOTRANS = 0, GN_TRANS = 1
     ! gn_impl
     integer(c_int), parameter :: GN_IMPL_BLAS = 0, GN_IMPL_NAIVE = 1, GN_IMPL_LOOP = 2
+    ! gn_backend
+    integer(c_int), parameter :: GN_BACKEND_AUTO = 0, GN_BACKEND_OPENBLAS = 1, &
+                                 GN_BACKEND_ONEDNN = 2, GN_BACKEND_LIBXSMM = 3, &
+                                 GN_BACKEND_COUNT = 4
     ! gn_act
     integer(c_int), parameter :: GN_ACT_IDENTITY = 0, GN_ACT_SIGMOID = 1, GN_ACT_TANH = 2, &
                                  GN_ACT_RELU = 3, GN_ACT_LEAKY_RELU = 4, GN_ACT_SOFTMAX = 5, &
@@ -103,6 +107,9 @@ module gemmnet
     ! Largest layer width and largest number of sizes (L + 1) gn_net_create accepts.
     integer(c_size_t), parameter :: GN_MAX_WIDTH = 16777216_c_size_t
     integer(c_int), parameter :: GN_MAX_SIZES = 256
+    ! gn_product
+    integer(c_int), parameter :: GN_PRODUCT_FORWARD = 0, GN_PRODUCT_DELTA = 1, &
+                                 GN_PRODUCT_WEIGHT = 2, GN_PRODUCT_COUNT = 3
     ! gn_layout
     integer(c_int), parameter :: GN_SAMPLES_IN_COLUMNS = 0, GN_SAMPLES_IN_ROWS = 1
     ! gn_opt
@@ -143,6 +150,7 @@ module gemmnet
         real(c_float) :: leaky_slope
         integer(c_int) :: impl
         real(c_float) :: huber_delta
+        integer(c_int) :: backend
     end type gn_net_config
 
     !> gn_epoch_info: the report passed to an epoch callback.
@@ -357,6 +365,39 @@ module gemmnet
             integer(c_int) :: status
         end function gn_ref_gemm_loop
 
+        !---- GEMM backends ----
+
+        function gn_backend_name(backend) bind(C, name='gn_backend_name') result(s)
+            import :: c_int, c_ptr
+            integer(c_int), value :: backend
+            type(c_ptr) :: s
+        end function gn_backend_name
+
+        ! out is unchanged when the name is not a backend's, hence intent(inout).
+        function gn_backend_parse(name, out) bind(C, name='gn_backend_parse') result(status)
+            import :: c_char, c_int
+            character(kind=c_char), intent(in) :: name(*)
+            integer(c_int), intent(inout) :: out
+            integer(c_int) :: status
+        end function gn_backend_parse
+
+        function gn_backend_available(backend) bind(C, name='gn_backend_available') result(yes)
+            import :: c_int
+            integer(c_int), value :: backend
+            integer(c_int) :: yes
+        end function gn_backend_available
+
+        function gn_gemm_backend(backend, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, &
+                                 C, ldc) bind(C, name='gn_gemm_backend') result(status)
+            import :: c_int, c_size_t, c_float
+            integer(c_int), value :: backend, transa, transb
+            integer(c_size_t), value :: m, n, k, lda, ldb, ldc
+            real(c_float), value :: alpha, beta
+            real(c_float), intent(in) :: A(*), B(*)
+            real(c_float), intent(inout) :: C(*)
+            integer(c_int) :: status
+        end function gn_gemm_backend
+
         !---- Network configuration and lifecycle ----
 
         subroutine gn_net_config_defaults(cfg) bind(C, name='gn_net_config_defaults')
@@ -407,6 +448,51 @@ module gemmnet
             integer(c_int), value :: impl
             integer(c_int) :: status
         end function gn_net_set_impl
+
+        function gn_net_set_backend(net, backend) bind(C, name='gn_net_set_backend') &
+            result(status)
+            import :: c_ptr, c_int
+            type(c_ptr), value :: net
+            integer(c_int), value :: backend
+            integer(c_int) :: status
+        end function gn_net_set_backend
+
+        function gn_net_backend(net) bind(C, name='gn_net_backend') result(backend)
+            import :: c_ptr, c_int
+            type(c_ptr), value :: net
+            integer(c_int) :: backend
+        end function gn_net_backend
+
+        function gn_net_tune(net, batch) bind(C, name='gn_net_tune') result(status)
+            import :: c_ptr, c_size_t, c_int
+            type(c_ptr), value :: net
+            integer(c_size_t), value :: batch
+            integer(c_int) :: status
+        end function gn_net_tune
+
+        function gn_net_layer_backend(net, l, p) bind(C, name='gn_net_layer_backend') &
+            result(backend)
+            import :: c_ptr, c_size_t, c_int
+            type(c_ptr), value :: net
+            integer(c_size_t), value :: l
+            integer(c_int), value :: p
+            integer(c_int) :: backend
+        end function gn_net_layer_backend
+
+        function gn_net_tuned_batch(net) bind(C, name='gn_net_tuned_batch') result(n)
+            import :: c_ptr, c_size_t
+            type(c_ptr), value :: net
+            integer(c_size_t) :: n
+        end function gn_net_tuned_batch
+
+        function gn_net_describe_backends(net, buf, len) &
+            bind(C, name='gn_net_describe_backends') result(length)
+            import :: c_ptr, c_char, c_size_t
+            type(c_ptr), value :: net
+            character(kind=c_char), intent(out), optional :: buf(*)
+            integer(c_size_t), value :: len
+            integer(c_size_t) :: length
+        end function gn_net_describe_backends
 
         function gn_net_last_error(net) bind(C, name='gn_net_last_error') result(s)
             import :: c_ptr

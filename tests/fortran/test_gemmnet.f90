@@ -2,6 +2,8 @@
 !  - every bind(C) derived type has the size and member offsets of its C struct, and every
 !    constant the value of the header's (both as reported by probe.c, compiled from gemmnet.h);
 !  - gn_version() is the header's version;
+!  - the GEMM backends: names and parsing, availability, gn_gemm_backend against a product
+!    worked out by hand, a network's backend forced, described and tuned, and the refusals;
 !  - a regression y = sin(x1) + x2² trained through gn_fit from Fortran arrays in both layouts
 !    gives the same parameters and predictions bit for bit, and a held-out error below a bound;
 !  - gn_jacobian agrees with central differences of gn_predict computed here in double
@@ -79,6 +81,7 @@ program test_gemmnet
     call test_struct_layouts()
     call test_constants()
     call test_version()
+    call test_backends()
     call test_regression()
     call test_errors()
 
@@ -213,6 +216,7 @@ contains
         call member('leaky_slope', c_loc(nc%leaky_slope), c_sizeof(nc%leaky_slope))
         call member('impl', c_loc(nc%impl), c_sizeof(nc%impl))
         call member('huber_delta', c_loc(nc%huber_delta), c_sizeof(nc%huber_delta))
+        call member('backend', c_loc(nc%backend), c_sizeof(nc%backend))
         call struct_end()
         structs = structs + 1
 
@@ -348,7 +352,8 @@ contains
                    .not. c_associated(nc%acts) .and. nc%hidden_act == GN_ACT_SIGMOID .and. &
                    nc%output_act == GN_ACT_SIGMOID .and. nc%loss == GN_LOSS_QUADRATIC .and. &
                    nc%init == GN_INIT_AUTO .and. nc%seed == 1 .and. nc%max_batch == 128 .and. &
-                   nc%impl == GN_IMPL_BLAS, 'gn_net_config_defaults as documented')
+                   nc%impl == GN_IMPL_BLAS .and. nc%backend == GN_BACKEND_AUTO, &
+                   'gn_net_config_defaults as documented')
         call gn_fit_options_defaults(fo)
         call check(fo%epochs == 10 .and. fo%batch == 128 .and. fo%opt%kind == GN_OPT_ADAM &
                    .and. fo%restore_best == 1 .and. fo%shuffle == 1 .and. &
@@ -412,6 +417,11 @@ contains
         call konst('GN_IMPL_BLAS', int(GN_IMPL_BLAS, k), n)
         call konst('GN_IMPL_NAIVE', int(GN_IMPL_NAIVE, k), n)
         call konst('GN_IMPL_LOOP', int(GN_IMPL_LOOP, k), n)
+        call konst('GN_BACKEND_AUTO', int(GN_BACKEND_AUTO, k), n)
+        call konst('GN_BACKEND_OPENBLAS', int(GN_BACKEND_OPENBLAS, k), n)
+        call konst('GN_BACKEND_ONEDNN', int(GN_BACKEND_ONEDNN, k), n)
+        call konst('GN_BACKEND_LIBXSMM', int(GN_BACKEND_LIBXSMM, k), n)
+        call konst('GN_BACKEND_COUNT', int(GN_BACKEND_COUNT, k), n)
         call konst('GN_ACT_IDENTITY', int(GN_ACT_IDENTITY, k), n)
         call konst('GN_ACT_SIGMOID', int(GN_ACT_SIGMOID, k), n)
         call konst('GN_ACT_TANH', int(GN_ACT_TANH, k), n)
@@ -435,6 +445,10 @@ contains
         call konst('GN_INIT_COUNT', int(GN_INIT_COUNT, k), n)
         call konst('GN_MAX_WIDTH', int(GN_MAX_WIDTH, k), n)
         call konst('GN_MAX_SIZES', int(GN_MAX_SIZES, k), n)
+        call konst('GN_PRODUCT_FORWARD', int(GN_PRODUCT_FORWARD, k), n)
+        call konst('GN_PRODUCT_DELTA', int(GN_PRODUCT_DELTA, k), n)
+        call konst('GN_PRODUCT_WEIGHT', int(GN_PRODUCT_WEIGHT, k), n)
+        call konst('GN_PRODUCT_COUNT', int(GN_PRODUCT_COUNT, k), n)
         call konst('GN_SAMPLES_IN_COLUMNS', int(GN_SAMPLES_IN_COLUMNS, k), n)
         call konst('GN_SAMPLES_IN_ROWS', int(GN_SAMPLES_IN_ROWS, k), n)
         call konst('GN_OPT_SGD', int(GN_OPT_SGD, k), n)
@@ -477,6 +491,264 @@ contains
         call check(v == GN_VERSION_STRING, 'gn_version() "'//v// &
                    '" equals the module''s GN_VERSION_STRING "'//GN_VERSION_STRING//'"')
     end subroutine test_version
+
+    !==== GEMM backends =========================================================================
+
+    !> ASCII letters of s in upper case.
+    pure function upper(s) result(u)
+        character(len=*), intent(in) :: s
+        character(len=len(s)) :: u
+        integer :: i
+
+        u = s
+        do i = 1, len(s)
+            if (u(i:i) >= 'a' .and. u(i:i) <= 'z') u(i:i) = achar(iachar(u(i:i)) - 32)
+        end do
+    end function upper
+
+    !> gn_net_describe_backends as a Fortran string: asked for its length first, then written.
+    function describe(net) result(s)
+        type(c_ptr), intent(in) :: net
+        character(len=:), allocatable :: s
+        character(kind=c_char), allocatable :: buf(:)
+        integer(c_size_t) :: n, again
+        integer :: i
+
+        n = gn_net_describe_backends(net, len=0_c_size_t)
+        allocate (buf(n + 1))
+        buf = 'x'
+        again = gn_net_describe_backends(net, buf, n + 1)
+        call check(again == n .and. buf(n + 1) == c_null_char, &
+                   'gn_net_describe_backends: the same length twice, and a terminating NUL')
+        allocate (character(len=n) :: s)
+        do i = 1, int(n)
+            s(i:i) = buf(i)
+        end do
+    end function describe
+
+    !> Whether gn_net_layer_backend gives `expect` for every product of layers 1 … n_layers
+    !> (expect = GN_BACKEND_AUTO: an available named backend each).
+    logical function every_product_on(net, n_layers, expect) result(ok)
+        type(c_ptr), intent(in) :: net
+        integer(c_size_t), intent(in) :: n_layers
+        integer(c_int), intent(in) :: expect
+        integer(c_size_t) :: l
+        integer(c_int) :: p, be
+
+        ok = .true.
+        do l = 1, n_layers
+            do p = 0, GN_PRODUCT_COUNT - 1
+                be = gn_net_layer_backend(net, l, p)
+                if (expect /= GN_BACKEND_AUTO) then
+                    ok = ok .and. be == expect
+                else if (be <= GN_BACKEND_AUTO .or. be >= GN_BACKEND_COUNT) then
+                    ok = .false.
+                else if (gn_backend_available(be) /= 1) then
+                    ok = .false.
+                end if
+            end do
+        end do
+    end function every_product_on
+
+    !> Names and parsing, availability, gn_gemm_backend against a product worked out by hand,
+    !> and the backend of a network: set in the configuration, forced, described and tuned;
+    !> then the refusals.
+    subroutine test_backends()
+        character(len=*), parameter :: NAMES(0:3) = &
+            [character(len=8) :: 'auto', 'openblas', 'onednn', 'libxsmm']
+        ! C := 2·A·B + ½·C0 with A = [1 2 3; 4 5 6], B = [7 8; 9 10; 11 12], C0 = [2 4; 6 8]:
+        ! A·B = [58 64; 139 154], so C = [117 130; 281 312]. Small integers: every backend
+        ! must give these values exactly, whatever its order of summation.
+        real(c_float), parameter :: MA(2, 3) = reshape([1, 4, 2, 5, 3, 6], [2, 3])
+        real(c_float), parameter :: MB(3, 2) = reshape([7, 9, 11, 8, 10, 12], [3, 2])
+        real(c_float), parameter :: MC0(2, 2) = reshape([2, 6, 4, 8], [2, 2])
+        real(c_float), parameter :: EXPECT(4) = [117, 281, 130, 312]
+        integer(c_size_t), parameter :: NL = 3, BATCH = 16
+        real(c_float) :: mc(2, 2), mat(3, 2), x(3, BATCH), p_openblas(2, BATCH), p_tuned(2, BATCH)
+        type(gn_net_config) :: cfg
+        type(c_ptr) :: net
+        integer(c_int) :: be, parsed, status, status2
+        integer(c_size_t) :: n, tuned
+        character(kind=c_char) :: short(5)
+        character(len=:), allocatable :: name, msg, text, available
+        logical :: env_backend
+        integer :: envlen, envstat, i
+
+        ! Names and their parsing, in either case; anything else is no backend.
+        do be = 0, GN_BACKEND_COUNT - 1
+            name = c_str(gn_backend_name(be))
+            call check(name == trim(NAMES(be)), 'gn_backend_name('// &
+                       itoa(int(be, c_long_long))//') = "'//name//'", expected "'// &
+                       trim(NAMES(be))//'"')
+            parsed = -1
+            status = gn_backend_parse(name//c_null_char, parsed)
+            call check(status == GN_OK .and. parsed == be, 'gn_backend_parse("'//name//'")')
+            parsed = -1
+            status = gn_backend_parse(upper(name)//c_null_char, parsed)
+            call check(status == GN_OK .and. parsed == be, &
+                       'gn_backend_parse("'//upper(name)//'")')
+        end do
+        name = c_str(gn_backend_name(GN_BACKEND_COUNT))
+        call check(name == 'unknown', 'gn_backend_name(GN_BACKEND_COUNT) is "unknown"')
+        name = c_str(gn_backend_name(-1_c_int))
+        call check(name == 'unknown', 'gn_backend_name(-1) is "unknown"')
+        parsed = 99
+        status = gn_backend_parse('unknown'//c_null_char, parsed)
+        call check(status == GN_ERR_ARG .and. parsed == 99, &
+                   'gn_backend_parse("unknown"): GN_ERR_ARG, out unchanged')
+        status = gn_backend_parse(c_null_char, parsed)
+        call check(status == GN_ERR_ARG .and. parsed == 99, &
+                   'gn_backend_parse(""): GN_ERR_ARG, out unchanged')
+
+        ! Availability: auto and OpenBLAS always, nothing outside the enumeration.
+        call check(gn_backend_available(GN_BACKEND_AUTO) == 1, 'gn_backend_available(auto)')
+        call check(gn_backend_available(GN_BACKEND_OPENBLAS) == 1, &
+                   'gn_backend_available(openblas)')
+        call check(gn_backend_available(GN_BACKEND_COUNT) == 0, &
+                   'gn_backend_available(GN_BACKEND_COUNT) is 0')
+        call check(gn_backend_available(-1_c_int) == 0, 'gn_backend_available(-1) is 0')
+        available = ''
+        do be = GN_BACKEND_OPENBLAS, GN_BACKEND_COUNT - 1
+            if (gn_backend_available(be) == 1) available = available//' '//trim(NAMES(be))
+        end do
+        print '("backends available:",a)', available
+
+        ! The product on every available backend, and on OpenBLAS with A given transposed
+        ! (op(A) = Aᵀ of the 3 × 2 matrix mat, lda = 3).
+        do be = GN_BACKEND_OPENBLAS, GN_BACKEND_COUNT - 1
+            mc = MC0
+            status = gn_gemm_backend(be, GN_NOTRANS, GN_NOTRANS, 2_c_size_t, 2_c_size_t, &
+                                     3_c_size_t, 2.0_c_float, MA, 2_c_size_t, MB, 3_c_size_t, &
+                                     0.5_c_float, mc, 2_c_size_t)
+            if (gn_backend_available(be) == 1) then
+                call check(status == GN_OK .and. same_bits(reshape(mc, [4]), EXPECT), &
+                           'gn_gemm_backend('//trim(NAMES(be))//'): C = 2 A B + C0/2 exactly')
+            else
+                call check(status == GN_ERR_UNSUPPORTED, 'gn_gemm_backend('// &
+                           trim(NAMES(be))//'), not available: GN_ERR_UNSUPPORTED')
+            end if
+        end do
+        mat = transpose(MA)
+        mc = MC0
+        status = gn_gemm_backend(GN_BACKEND_OPENBLAS, GN_TRANS, GN_NOTRANS, 2_c_size_t, &
+                                 2_c_size_t, 3_c_size_t, 2.0_c_float, mat, 3_c_size_t, MB, &
+                                 3_c_size_t, 0.5_c_float, mc, 2_c_size_t)
+        call check(status == GN_OK .and. same_bits(reshape(mc, [4]), EXPECT), &
+                   'gn_gemm_backend(openblas, GN_TRANS): C = 2 A B + C0/2 exactly')
+        ! No backend chosen, or none at all.
+        status = gn_gemm_backend(GN_BACKEND_AUTO, GN_NOTRANS, GN_NOTRANS, 2_c_size_t, &
+                                 2_c_size_t, 3_c_size_t, 2.0_c_float, MA, 2_c_size_t, MB, &
+                                 3_c_size_t, 0.5_c_float, mc, 2_c_size_t)
+        call check(status == GN_ERR_ARG, 'gn_gemm_backend(auto): GN_ERR_ARG')
+        status = gn_gemm_backend(GN_BACKEND_COUNT, GN_NOTRANS, GN_NOTRANS, 2_c_size_t, &
+                                 2_c_size_t, 3_c_size_t, 2.0_c_float, MA, 2_c_size_t, MB, &
+                                 3_c_size_t, 0.5_c_float, mc, 2_c_size_t)
+        call check(status == GN_ERR_ARG, 'gn_gemm_backend(GN_BACKEND_COUNT): GN_ERR_ARG')
+
+        ! A network whose configuration names OpenBLAS. (The environment variable GN_BACKEND,
+        ! when set, overrides a configuration, but not gn_net_set_backend.)
+        call get_environment_variable('GN_BACKEND', length=envlen, status=envstat)
+        env_backend = envstat == 0 .and. envlen > 0
+        call gn_net_config_defaults(cfg)
+        cfg%hidden_act = GN_ACT_TANH
+        cfg%output_act = GN_ACT_IDENTITY
+        cfg%max_batch = BATCH
+        cfg%backend = GN_BACKEND_OPENBLAS
+        call gn_create_config(net, cfg, [3, 5, 4, 2], status, errmsg=msg)
+        call require(status == GN_OK, 'gn_create_config with backend openblas: '//msg)
+        if (.not. env_backend) call check(gn_net_backend(net) == GN_BACKEND_OPENBLAS, &
+                                          'gn_net_config%backend reaches the network')
+
+        ! Forced: every product of every layer on OpenBLAS, and the description says so.
+        status = gn_net_set_backend(net, GN_BACKEND_OPENBLAS)
+        call check(status == GN_OK, 'gn_net_set_backend(openblas)')
+        call check(gn_net_backend(net) == GN_BACKEND_OPENBLAS, 'gn_net_backend: openblas')
+        call check(every_product_on(net, NL, GN_BACKEND_OPENBLAS), &
+                   'forced openblas: gn_net_layer_backend is openblas everywhere')
+        text = describe(net)
+        call check(index(text, 'openblas') > 0 .and. index(text, 'forced') > 0, &
+                   'gn_net_describe_backends, forced: "'//text//'"')
+        ! Truncated as snprintf truncates: the full length back, the start of the text, a NUL.
+        short = 'x'
+        n = gn_net_describe_backends(net, short, int(size(short), c_size_t))
+        call check(n == len(text) .and. short(5) == c_null_char .and. &
+                   all([(short(i) == text(i:i), i=1, 4)]), &
+                   'gn_net_describe_backends into 5 bytes: 4 characters, a NUL, the full length')
+        call check(gn_net_layer_backend(net, 0_c_size_t, GN_PRODUCT_FORWARD) == GN_BACKEND_AUTO, &
+                   'gn_net_layer_backend of layer 0: auto')
+        call check(gn_net_layer_backend(net, NL + 1, GN_PRODUCT_FORWARD) == GN_BACKEND_AUTO, &
+                   'gn_net_layer_backend of layer L + 1: auto')
+        call check(gn_net_layer_backend(net, 1_c_size_t, GN_PRODUCT_COUNT) == GN_BACKEND_AUTO, &
+                   'gn_net_layer_backend of product GN_PRODUCT_COUNT: auto')
+        do i = 1, int(BATCH)
+            x(:, i) = real([sin(0.3*i), cos(0.7*i), 0.1*i - 0.8], c_float)
+        end do
+        call gn_predict(net, x, p_openblas, status, errmsg=msg)
+        call require(status == GN_OK, 'gn_predict on openblas: '//msg)
+
+        ! Automatic: OpenBLAS until tuned, then an available backend for every product.
+        status = gn_net_set_backend(net, GN_BACKEND_AUTO)
+        call check(status == GN_OK, 'gn_net_set_backend(auto)')
+        call check(gn_net_backend(net) == GN_BACKEND_AUTO, 'gn_net_backend: auto')
+        call check(gn_net_tuned_batch(net) == 0, 'auto: gn_net_tuned_batch is 0 before tuning')
+        call check(every_product_on(net, NL, GN_BACKEND_OPENBLAS), &
+                   'auto before tuning: gn_net_layer_backend is openblas everywhere')
+        status = gn_net_tune(net, BATCH)
+        tuned = gn_net_tuned_batch(net)
+        call check(status == GN_OK .and. tuned == BATCH, &
+                   'gn_net_tune(16): GN_OK, gn_net_tuned_batch = 16')
+        text = describe(net)
+        call check(every_product_on(net, NL, GN_BACKEND_AUTO), &
+                   'tuned: every product on an available backend ('//text//')')
+        call check(index(text, 'tuned for batch 16') > 0, &
+                   'gn_net_describe_backends, tuned: "'//text//'"')
+        print '("tuned: ",a)', text
+        ! Backends round differently, so the tuned network agrees to rounding only.
+        call gn_predict(net, x, p_tuned, status, errmsg=msg)
+        call require(status == GN_OK, 'gn_predict on the tuned network: '//msg)
+        call check(all(abs(p_tuned - p_openblas) <= 1.0e-5*(1 + abs(p_openblas))), &
+                   'tuned predictions equal the openblas ones to rounding')
+
+        ! Refusals; the setting and the tuned batch stay as they were.
+        call check(gn_net_tune(net, 0_c_size_t) == GN_ERR_ARG, 'gn_net_tune(0): GN_ERR_ARG')
+        call check(gn_net_tune(net, BATCH + 1) == GN_ERR_ARG, &
+                   'gn_net_tune(max_batch + 1): GN_ERR_ARG')
+        call check(gn_net_tuned_batch(net) == BATCH, 'a refused gn_net_tune keeps the tuned batch')
+        status = gn_net_set_backend(net, GN_BACKEND_COUNT)
+        status2 = gn_net_set_backend(net, -1_c_int)
+        call check(status == GN_ERR_ARG .and. status2 == GN_ERR_ARG, &
+                   'gn_net_set_backend of an unknown value: GN_ERR_ARG')
+        call check(gn_net_backend(net) == GN_BACKEND_AUTO, &
+                   'a refused gn_net_set_backend keeps the setting')
+        do be = GN_BACKEND_ONEDNN, GN_BACKEND_COUNT - 1
+            if (gn_backend_available(be) == 1) cycle
+            call check(gn_net_set_backend(net, be) == GN_ERR_UNSUPPORTED, &
+                       'gn_net_set_backend('//trim(NAMES(be))//'), not available: '// &
+                       'GN_ERR_UNSUPPORTED')
+        end do
+
+        ! Forced, tuning only records the batch.
+        status = gn_net_set_backend(net, GN_BACKEND_OPENBLAS)
+        call require(status == GN_OK, 'gn_net_set_backend(openblas) again')
+        status = gn_net_tune(net, 8_c_size_t)
+        tuned = gn_net_tuned_batch(net)
+        call check(status == GN_OK .and. tuned == 8, &
+                   'gn_net_tune(8) on a forced network: GN_OK, gn_net_tuned_batch = 8')
+        call gn_free(net)
+
+        ! No network.
+        call check(gn_net_backend(c_null_ptr) == GN_BACKEND_AUTO, 'gn_net_backend(NULL): auto')
+        call check(gn_net_tuned_batch(c_null_ptr) == 0, 'gn_net_tuned_batch(NULL): 0')
+        call check(gn_net_layer_backend(c_null_ptr, 1_c_size_t, GN_PRODUCT_FORWARD) == &
+                   GN_BACKEND_AUTO, 'gn_net_layer_backend(NULL): auto')
+        short = 'x'
+        n = gn_net_describe_backends(c_null_ptr, short, 5_c_size_t)
+        call check(n == 0 .and. short(1) == c_null_char, 'gn_net_describe_backends(NULL): ""')
+        call check(gn_net_set_backend(c_null_ptr, GN_BACKEND_OPENBLAS) == GN_ERR_NULL, &
+                   'gn_net_set_backend(NULL): GN_ERR_NULL')
+        call check(gn_net_tune(c_null_ptr, 1_c_size_t) == GN_ERR_NULL, &
+                   'gn_net_tune(NULL): GN_ERR_NULL')
+    end subroutine test_backends
 
     !==== Training, sensitivities, files ========================================================
 
@@ -563,6 +835,13 @@ contains
         call gn_create(net_b, [2, 24, 24, 1], GN_ACT_TANH, GN_ACT_IDENTITY, GN_LOSS_QUADRATIC, &
                        7, 64, status, msg)
         call require(status == GN_OK, 'gn_create (rows network): '//msg)
+        ! Every comparison of bits below needs the same sgemm throughout: an automatic network
+        ! picks its backends by timing them, and backends round differently. All three
+        ! networks of this test run on OpenBLAS.
+        call require(gn_net_set_backend(net_a, GN_BACKEND_OPENBLAS) == GN_OK, &
+                     'gn_net_set_backend(openblas) on the columns network')
+        call require(gn_net_set_backend(net_b, GN_BACKEND_OPENBLAS) == GN_OK, &
+                     'gn_net_set_backend(openblas) on the rows network')
 
         call gn_fit(net_a, xtr, ytr, opts, ra, status, errmsg=msg)
         call require(status == GN_OK, 'gn_fit, samples in columns: '//msg)
@@ -602,6 +881,8 @@ contains
         call gn_load(net_c, MODEL_FILE, status, msg)
         call require(status == GN_OK .and. c_associated(net_c), 'gn_load: '//msg)
         call delete_file(MODEL_FILE)
+        call require(gn_net_set_backend(net_c, GN_BACKEND_OPENBLAS) == GN_OK, &
+                     'gn_net_set_backend(openblas) on the reloaded network')
         params_c => gn_params(net_c)
         call check(same_bits(params_a, params_c), 'reloaded parameters are bit-identical')
         ! gn_net_load gives a workspace of 128 samples; with A's 64 the predictions are made
