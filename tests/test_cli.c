@@ -719,14 +719,15 @@ static void assert_same_params(const char *a, const char *b, int same)
 }
 
 /* train N, save, resume to N+M == train N+M: constant and cosine schedules, with validation,
- * dropout and momentum, from a final checkpoint and from a periodic one. */
+ * dropout and momentum, from a final checkpoint and from a periodic one. Across processes
+ * this needs a forced backend: an automatic choice is measured anew by each run. */
 Test(cli, resume_continues_bit_for_bit)
 {
     char *dir = make_tmpdir(), args[8192], a[512], b[512], c[512];
     snprintf(a, sizeof a, "%s/a.gnn", dir);
     snprintf(b, sizeof b, "%s/b.gnn", dir);
     snprintf(c, sizeof c, "%s/c.gnn", dir);
-    const char *common = "--threads 1 --batch 16 -q";
+    const char *common = "--threads 1 --batch 16 -q --backend openblas";
 
     snprintf(args, sizeof args, "train --train '%s' --schedule constant --epochs 4 --save %s %s",
              iris(), a, common);
@@ -736,7 +737,8 @@ Test(cli, resume_continues_bit_for_bit)
     cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
     assert_same_params(a, b, 0);
     /* the stored options and data file are the defaults: only the total changes */
-    snprintf(args, sizeof args, "train --resume %s --epochs 4 --save %s --threads 1", b, c);
+    snprintf(args, sizeof args,
+             "train --resume %s --epochs 4 --save %s --threads 1 --backend openblas", b, c);
     cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
     cr_assert_not_null(strstr(out, "resume "), "%s", out);
     cr_assert_not_null(strstr(out, "2 of 4 epochs done"), "%s", out);
@@ -901,6 +903,60 @@ Test(cli, info_without_a_file_describes_the_blas)
                           "\ncores: "};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_assert_not_null(strstr(out, keys[i]), "no '%s' in:\n%s", keys[i], out);
+}
+
+/* --backend and GN_BACKEND: the choice is printed, forced ones are kept, bad ones are usage
+ * errors; info lists the backends and, with --batch, tunes a model. */
+Test(cli, backend_choice)
+{
+    unsetenv("GN_BACKEND");
+    char *dir = make_tmpdir(), args[8192], m[512];
+    snprintf(m, sizeof m, "%s/m.gnn", dir);
+    snprintf(args, sizeof args, "train --train '%s' --epochs 1 --batch 12 --save %s", iris(), m);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, " backend=auto\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "\nbackend auto, tuned for batch 12: layer 1 "), "%s", out);
+    for (int b = GN_BACKEND_OPENBLAS; b < GN_BACKEND_COUNT; b++) {
+        const char *name = gn_backend_name((gn_backend)b);
+        snprintf(args, sizeof args, "train --train '%s' --epochs 1 --backend %s", iris(), name);
+        if (!gn_backend_available((gn_backend)b)) {
+            cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+            cr_assert_not_null(strstr(out, "not available"), "%s", out);
+            continue;
+        }
+        cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+        char want[64];
+        snprintf(want, sizeof want, "\nbackend %s (forced)\n", name);
+        cr_assert_not_null(strstr(out, want), "%s", out);
+        /* eval and predict take it too */
+        snprintf(args, sizeof args, "eval --model %s --test '%s' --backend %s", m, iris(), name);
+        cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    }
+    snprintf(args, sizeof args, "train --train '%s' --backend fastest", iris());
+    cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "fastest"), "%s", out);
+    setenv("GN_BACKEND", "openblas", 1);
+    snprintf(args, sizeof args, "train --train '%s' --epochs 1", iris());
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\nbackend openblas (forced)\n"), "%s", out);
+    cr_assert_eq(run_io("info", "2>/dev/null", out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\nbackend_default: openblas (from GN_BACKEND)\n"), "%s", out);
+    setenv("GN_BACKEND", "fastest", 1);
+    snprintf(args, sizeof args, "train --train '%s' --epochs 1", iris());
+    cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "GN_BACKEND=fastest"), "%s", out);
+    unsetenv("GN_BACKEND");
+
+    cr_assert_eq(run_io("info", "2>/dev/null", out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\nbackends: openblas"), "%s", out);
+    cr_assert_not_null(strstr(out, "\nbackend_default: auto "), "%s", out);
+    snprintf(args, sizeof args, "info %s --batch 200", m);
+    cr_assert_eq(run_io(args, "2>/dev/null", out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\nbackend: auto, tuned for batch 200: layer 1 "), "%s", out);
+    cr_assert_eq(run("info --batch 10", out, sizeof out), 2, "%s", out);
+    snprintf(args, sizeof args, "info %s --batch 0", m);
+    cr_assert_eq(run(args, out, sizeof out), 2, "%s", out);
+    remove_tree(dir);
 }
 
 /* The CSV options of training are eval's and predict's defaults; given ones still win. */
