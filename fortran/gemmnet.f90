@@ -55,11 +55,11 @@ module gemmnet
     !==== Version of the header these bindings were written for ================================
 
     integer(c_int), parameter :: GN_VERSION_MAJOR = 0
-    integer(c_int), parameter :: GN_VERSION_MINOR = 2
+    integer(c_int), parameter :: GN_VERSION_MINOR = 3
     integer(c_int), parameter :: GN_VERSION_PATCH = 0
     integer(c_int), parameter :: GN_VERSION_NUMBER = &
         GN_VERSION_MAJOR*10000 + GN_VERSION_MINOR*100 + GN_VERSION_PATCH
-    character(len=*), parameter :: GN_VERSION_STRING = '0.2.0'
+    character(len=*), parameter :: GN_VERSION_STRING = '0.3.0'
 
     !==== gn_status =============================================================================
 
@@ -150,7 +150,6 @@ module gemmnet
         real(c_float) :: leaky_slope
         integer(c_int) :: impl
         real(c_float) :: huber_delta
-        integer(c_int) :: backend
     end type gn_net_config
 
     !> gn_epoch_info: the report passed to an epoch callback.

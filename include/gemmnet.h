@@ -113,11 +113,11 @@ extern "C" {
 /*==== Version ===============================================================================*/
 
 #define GN_VERSION_MAJOR 0
-#define GN_VERSION_MINOR 2
+#define GN_VERSION_MINOR 3
 #define GN_VERSION_PATCH 0
 /** The version as one integer, e.g. 0.1.0 → 100: MAJOR*10000 + MINOR*100 + PATCH. */
 #define GN_VERSION_NUMBER (GN_VERSION_MAJOR * 10000 + GN_VERSION_MINOR * 100 + GN_VERSION_PATCH)
-#define GN_VERSION_STRING "0.2.0"
+#define GN_VERSION_STRING "0.3.0"
 
 /** The version of the library actually linked, as "MAJOR.MINOR.PATCH". Static string;
  *  thread-safe. Compare with GN_VERSION_STRING to detect a header/library mismatch. */
@@ -314,9 +314,6 @@ typedef struct gn_net_config {
     float leaky_slope;   /**< slope of leaky ReLU for z ≤ 0, finite, in [0, 1); default 0.01 */
     gn_impl impl;        /**< products: GN_IMPL_BLAS (default) or a reference path */
     float huber_delta;   /**< threshold δ of the Huber loss, finite, > 0; default 1 */
-    gn_backend backend;  /**< sgemm library for the BLAS path; default GN_BACKEND_AUTO. The
-                              environment variable GN_BACKEND, when set to a backend's name,
-                              overrides it (see gn_net_set_backend) */
 } gn_net_config;
 
 /** Largest layer width accepted, and the largest number of layers (L + 1 sizes). */
@@ -388,22 +385,23 @@ typedef enum gn_product {
 } gn_product;
 #define GN_PRODUCT_COUNT 3
 
-/** Chooses the sgemm backend of every product of the network. A named backend runs every
+/** Chooses the sgemm backend of every product of the network. A new network starts with the
+ *  one the environment variable GN_BACKEND names (a name as gn_backend_parse reads it), or
+ *  with GN_BACKEND_AUTO when it is unset or empty. A named backend runs every
  *  product, and results are then reproducible run to run (same seed, threads and build).
  *  GN_BACKEND_AUTO lets gn_net_tune pick per product; until the network is tuned every
  *  product runs on OpenBLAS. The training calls (gn_net_train_step, gn_optimizer_step,
  *  gn_net_train, gn_net_fit) tune an automatic network on their first batch, and gn_net_fit
  *  again when its batch size differs from the one tuned for. Since backends round
  *  differently, an automatic network's results are reproducible only while the measured
- *  choice is the same: force a backend where bit-for-bit repeatability matters. The
- *  environment variable GN_BACKEND (a name as gn_backend_parse reads it) overrides the
- *  backend of gn_net_create, gn_net_load and gn_checkpoint_load, not of this call.
+ *  choice is the same: force a backend where bit-for-bit repeatability matters.
+ *  GN_BACKEND applies in gn_net_create, gn_net_load and gn_checkpoint_load; this call
+ *  overrides it.
  *  Returns GN_ERR_NULL, GN_ERR_ARG (unknown value), GN_ERR_UNSUPPORTED (not available; the
  *  setting is then unchanged). Not thread-safe on one network. */
 GN_API gn_status gn_net_set_backend(gn_net *net, gn_backend backend);
 
-/** The backend mode set by the config, GN_BACKEND or gn_net_set_backend (GN_BACKEND_AUTO
- *  for NULL). */
+/** The backend mode set by GN_BACKEND or gn_net_set_backend (GN_BACKEND_AUTO for NULL). */
 GN_API gn_backend gn_net_backend(const gn_net *net);
 
 /** Measures, for a batch of `batch` samples (1 ≤ batch ≤ gn_net_max_batch), each product of

@@ -20,7 +20,6 @@ void gn_net_config_defaults(gn_net_config *cfg)
     cfg->leaky_slope = 0.01f;
     cfg->impl = GN_IMPL_BLAS;
     cfg->huber_delta = 1.0f;
-    cfg->backend = GN_BACKEND_AUTO;
 }
 
 static bool act_valid(gn_act a) { return (unsigned)a < GN_ACT_COUNT; }
@@ -137,8 +136,8 @@ gn_status gn_net_config_check(const gn_net_config *cfg, char *err, size_t errlen
     if (out == GN_ACT_SOFTMAX && cfg->sizes[L] < 2)
         REJECT(GN_ERR_UNSUPPORTED, "a softmax output needs at least 2 units, not %zu",
                cfg->sizes[L]);
-    gn_backend be; /* the config's or GN_BACKEND's, and available */
-    return gn__backend_resolve(cfg->backend, &be, err, errlen);
+    gn_backend be; /* GN_BACKEND's, if set, must be a backend this build has */
+    return gn__backend_resolve(GN_BACKEND_AUTO, &be, err, errlen);
 #undef REJECT
 }
 
@@ -199,7 +198,7 @@ gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
         return GN_ERR_NOMEM;
     }
     gn_backend be = GN_BACKEND_OPENBLAS;
-    gn__backend_resolve(cfg->backend, &be, NULL, 0); /* succeeded in gn_net_config_check */
+    gn__backend_resolve(GN_BACKEND_AUTO, &be, NULL, 0); /* succeeded in gn_net_config_check */
     gn__backend_apply(net, be);
     *out = net;
     return GN_OK;

@@ -28,7 +28,6 @@ static const member members[] = {
     M(gn_net_config, leaky_slope),
     M(gn_net_config, impl),
     M(gn_net_config, huber_delta),
-    M(gn_net_config, backend),
 
     M(gn_epoch_info, epoch),
     M(gn_epoch_info, epochs),

@@ -216,7 +216,6 @@ contains
         call member('leaky_slope', c_loc(nc%leaky_slope), c_sizeof(nc%leaky_slope))
         call member('impl', c_loc(nc%impl), c_sizeof(nc%impl))
         call member('huber_delta', c_loc(nc%huber_delta), c_sizeof(nc%huber_delta))
-        call member('backend', c_loc(nc%backend), c_sizeof(nc%backend))
         call struct_end()
         structs = structs + 1
 
@@ -352,7 +351,7 @@ contains
                    .not. c_associated(nc%acts) .and. nc%hidden_act == GN_ACT_SIGMOID .and. &
                    nc%output_act == GN_ACT_SIGMOID .and. nc%loss == GN_LOSS_QUADRATIC .and. &
                    nc%init == GN_INIT_AUTO .and. nc%seed == 1 .and. nc%max_batch == 128 .and. &
-                   nc%impl == GN_IMPL_BLAS .and. nc%backend == GN_BACKEND_AUTO, &
+                   nc%impl == GN_IMPL_BLAS, &
                    'gn_net_config_defaults as documented')
         call gn_fit_options_defaults(fo)
         call check(fo%epochs == 10 .and. fo%batch == 128 .and. fo%opt%kind == GN_OPT_ADAM &
@@ -645,19 +644,18 @@ contains
                                  3_c_size_t, 0.5_c_float, mc, 2_c_size_t)
         call check(status == GN_ERR_ARG, 'gn_gemm_backend(GN_BACKEND_COUNT): GN_ERR_ARG')
 
-        ! A network whose configuration names OpenBLAS. (The environment variable GN_BACKEND,
-        ! when set, overrides a configuration, but not gn_net_set_backend.)
+        ! A network: automatic, unless the environment variable GN_BACKEND names a backend
+        ! (which gn_net_set_backend overrides).
         call get_environment_variable('GN_BACKEND', length=envlen, status=envstat)
         env_backend = envstat == 0 .and. envlen > 0
         call gn_net_config_defaults(cfg)
         cfg%hidden_act = GN_ACT_TANH
         cfg%output_act = GN_ACT_IDENTITY
         cfg%max_batch = BATCH
-        cfg%backend = GN_BACKEND_OPENBLAS
         call gn_create_config(net, cfg, [3, 5, 4, 2], status, errmsg=msg)
-        call require(status == GN_OK, 'gn_create_config with backend openblas: '//msg)
-        if (.not. env_backend) call check(gn_net_backend(net) == GN_BACKEND_OPENBLAS, &
-                                          'gn_net_config%backend reaches the network')
+        call require(status == GN_OK, 'gn_create_config: '//msg)
+        if (.not. env_backend) call check(gn_net_backend(net) == GN_BACKEND_AUTO, &
+                                          'a new network is automatic')
 
         ! Forced: every product of every layer on OpenBLAS, and the description says so.
         status = gn_net_set_backend(net, GN_BACKEND_OPENBLAS)
