@@ -1,7 +1,7 @@
 /* gn_net_tune: each product of each layer timed on every available sgemm backend, the
- * fastest kept per product, then the resulting mix checked against the best single backend
- * by timing whole steps, because the libraries' thread pools (OpenBLAS's pthreads, OpenMP's
- * for oneDNN and libxsmm) can slow each other down when products alternate between them.
+ * fastest kept per product, then whole steps timed with that mix and with each single
+ * backend, the fastest kept: the libraries' thread pools (OpenBLAS's pthreads, OpenMP's for
+ * oneDNN and libxsmm) can slow each other down when products alternate between them.
  *
  * Everything runs on the network's own buffers: the stand-in batch is written into the
  * input and target buffers of the workspace, the products write the activations, deltas and
@@ -213,9 +213,18 @@ static void set_all(gn_net *net, gn_backend b)
 static void measure(gn_net *net, size_t m, const gn_backend *cand, int n_cand)
 {
     size_t L = net->n_layers;
-    double total[GN_BACKEND_COUNT] = {0}; /* each backend's predicted step */
-    bool mixed = false;
-    gn_backend first_choice = GN_BACKEND_OPENBLAS;
+    if (L > MEMO_LAYERS) { /* too deep to keep a copy of the mix: the fastest single backend */
+        gn_backend best_b = cand[0];
+        double best = INFINITY;
+        for (int c = 0; c < n_cand; c++) {
+            set_all(net, cand[c]);
+            double t = time_step(net, m);
+            if (t < best)
+                best = t, best_b = cand[c];
+        }
+        set_all(net, best_b);
+        return;
+    }
     /* Per product: layer 1 has no delta product in training; it keeps OpenBLAS. */
     for (size_t l = 0; l < L; l++) {
         net->layers[l].be[GN_PRODUCT_DELTA] = GN_BACKEND_OPENBLAS;
@@ -226,38 +235,33 @@ static void measure(gn_net *net, size_t m, const gn_backend *cand, int n_cand)
             double best = INFINITY;
             for (int c = 0; c < n_cand; c++) {
                 double t = time_product(cand[c], &pr);
-                total[cand[c]] += t;
                 if (t < best) {
                     best = t;
                     net->layers[l].be[p] = cand[c];
                 }
             }
-            if (l == 0 && p == GN_PRODUCT_FORWARD)
-                first_choice = net->layers[l].be[p];
-            else if (net->layers[l].be[p] != first_choice)
-                mixed = true;
         }
     }
-    if (!mixed)
-        return;
-    /* The mix against the backend whose products added up to the least. */
-    gn_backend pure = cand[0];
-    for (int c = 1; c < n_cand; c++)
-        if (total[cand[c]] < total[pure])
-            pure = cand[c];
-    gn_backend keep[MEMO_LAYERS][GN_PRODUCT_COUNT];
-    if (L > MEMO_LAYERS) /* too deep to keep a copy: the mix stands */
-        return;
+    /* Then whole steps: the mix against every single backend, since products alternate in a
+     * step and the thread pools of different runtimes get in each other's way. */
+    gn_backend mix[MEMO_LAYERS][GN_PRODUCT_COUNT];
     for (size_t l = 0; l < L; l++)
         for (int p = 0; p < GN_PRODUCT_COUNT; p++)
-            keep[l][p] = net->layers[l].be[p];
-    double t_mixed = time_step(net, m);
-    set_all(net, pure);
-    double t_pure = time_step(net, m);
-    if (t_mixed < t_pure)
+            mix[l][p] = net->layers[l].be[p];
+    double best = time_step(net, m);
+    int winner = -1; /* the mix */
+    for (int c = 0; c < n_cand; c++) {
+        set_all(net, cand[c]);
+        double t = time_step(net, m);
+        if (t < best)
+            best = t, winner = c;
+    }
+    if (winner >= 0)
+        set_all(net, cand[winner]);
+    else
         for (size_t l = 0; l < L; l++)
             for (int p = 0; p < GN_PRODUCT_COUNT; p++)
-                net->layers[l].be[p] = keep[l][p];
+                net->layers[l].be[p] = mix[l][p];
 }
 
 gn_status gn_net_tune(gn_net *net, size_t batch)
