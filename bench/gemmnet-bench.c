@@ -1,8 +1,10 @@
 /* gemmnet-bench: throughput of the dense-layer products (textbook loop, cache-friendly loop,
- * BLAS), of a full training step against the sgemm-only bound, and of inference, on the
- * machine it runs on. Everything is measured through the public API, in one run, so the
- * ratios are comparable even where absolute figures are not; every rate is also given as a
- * fraction of the machine's float FMA peak, measured first (bench/peak.c). */
+ * and every available sgemm backend), of a full training step against its sgemm-only bound
+ * (per backend, forced and automatic), and of inference, on the machine it runs on.
+ * Everything is measured through the public API, in one run, and the variants compared with
+ * each other are measured interleaved, so the ratios are comparable even where absolute
+ * figures are not; every rate is also given as a fraction of the machine's float FMA peak,
+ * measured first (bench/peak.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <gemmnet.h>
 
@@ -18,6 +20,10 @@
 #include <unistd.h>
 
 enum { MAX_SIZES = 16, MAX_RECORDS = 4096 };
+
+/* Variants measured together: a bound and a forced step per backend, the automatic step and
+ * inference. */
+enum { MAX_VARIANTS = 2 * GN_BACKEND_COUNT + 2 };
 
 /* Small enough that thousands of timed steps on random data stay far from diverging. */
 static const float STEP_ETA = 1e-4f;
@@ -48,6 +54,7 @@ typedef struct options {
     double naive_cap; /* skip the textbook loop when one call would take longer */
     double slow_cap;  /* fewer samples when samples × one call would take longer */
     const char *json, *csv;
+    int only; /* -1: every available backend; else that one (GN_BACKEND_AUTO: auto step only) */
     int selected[N_STANDARD];
     int custom;
     config custom_cfg;
@@ -63,7 +70,13 @@ typedef struct record {
     double samples_per_s; /* < 0: not applicable */
     double max_rel_err;   /* < 0: not applicable */
     double peak_gflops;   /* peak at the threads the row ran on; < 0: not measured */
+    const char *backend;  /* sgemm backend or "auto"; NULL: the reference loops */
 } record;
+
+/* The sgemm backends the products and bounds run on (every available one, or --backend's),
+ * in gn_backend order. */
+static gn_backend backends[GN_BACKEND_COUNT];
+static int n_backends;
 
 /* The machine's float FMA peak, measured once before the configurations (bench/peak.c). */
 static peak_result peak;
@@ -113,7 +126,8 @@ static void add_record(record r)
 static void write_csv(FILE *f)
 {
     fputs("config,op,impl,threads,batch,m,n,k,seconds,min_seconds,gflops,samples_per_s,"
-          "max_rel_err,peak_gflops,peak_fraction,peak_isa,peak_single_gflops,peak_all_gflops\n",
+          "max_rel_err,peak_gflops,peak_fraction,peak_isa,peak_single_gflops,peak_all_gflops,"
+          "backend\n",
           f);
     for (size_t i = 0; i < n_records; i++) {
         const record *r = &records[i];
@@ -125,10 +139,11 @@ static void write_csv(FILE *f)
         if (r->max_rel_err >= 0)
             fprintf(f, "%.3g", r->max_rel_err);
         if (r->peak_gflops > 0)
-            fprintf(f, ",%.6g,%.6g,%s,%.6g,%.6g\n", r->peak_gflops, r->gflops / r->peak_gflops,
+            fprintf(f, ",%.6g,%.6g,%s,%.6g,%.6g", r->peak_gflops, r->gflops / r->peak_gflops,
                     peak.isa, peak.single, peak.all);
         else
-            fputs(",,,,,\n", f);
+            fputs(",,,,,", f);
+        fprintf(f, ",%s\n", r->backend ? r->backend : "");
     }
 }
 
@@ -162,7 +177,11 @@ static void write_json(FILE *f)
         else
             fputs("\"peak_isa\": null, ", f);
         json_number(f, "peak_single_gflops", p ? peak.single : -1, 0);
-        json_number(f, "peak_all_gflops", p ? peak.all : -1, 1);
+        json_number(f, "peak_all_gflops", p ? peak.all : -1, 0);
+        if (r->backend)
+            fprintf(f, "\"backend\": \"%s\"", r->backend);
+        else
+            fputs("\"backend\": null", f);
         fprintf(f, "}%s\n", i + 1 < n_records ? "," : "");
     }
     fputs("]\n", f);
@@ -207,40 +226,67 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Times fn: one warm-up call, then enough repetitions per sample that a sample lasts at least
- * min_time, then `samples` samples; per-call median and minimum. If a single call is so slow
- * that the samples would exceed slow_cap seconds, fewer samples are taken (at least one). */
+/* The code under test: fn(arg) is one call. */
+typedef struct variant {
+    void (*fn)(void *);
+    void *arg;
+} variant;
+
+/* Times each variant: one warm-up call, then enough repetitions per sample that a sample lasts
+ * at least min_time, then `samples` samples; per-call median and minimum. If a single call is
+ * so slow that the samples would exceed slow_cap seconds, fewer samples are taken (at least
+ * one). The samples are interleaved: round s takes sample s of every variant, starting one
+ * variant further each round, so that another job's load, clock changes and the hand-over
+ * between thread pools fall on all variants alike. */
+static void measure_many(const variant *v, int n, const options *o, timing *out)
+{
+    long reps[MAX_VARIANTS];
+    int samples[MAX_VARIANTS], rounds = 0;
+    double t[MAX_VARIANTS][64];
+    for (int i = 0; i < n; i++) {
+        double t0 = now();
+        v[i].fn(v[i].arg);
+        double one = now() - t0;
+        reps[i] = 1;
+        if (one < o->min_time) {
+            /* calibrate on a few calls: the first one paid for cold caches */
+            t0 = now();
+            long probe = one > 0 ? (long)fmin(1e6, fmax(1.0, 0.1 * o->min_time / one)) : 1000;
+            for (long r = 0; r < probe; r++)
+                v[i].fn(v[i].arg);
+            one = (now() - t0) / (double)probe;
+            reps[i] = (long)ceil(o->min_time / fmax(one, 1e-9));
+        }
+        samples[i] = o->samples;
+        if (one * samples[i] > o->slow_cap)
+            samples[i] = (int)fmax(1.0, floor(o->slow_cap / one));
+        if (samples[i] > 64)
+            samples[i] = 64;
+        rounds = samples[i] > rounds ? samples[i] : rounds;
+    }
+    for (int s = 0; s < rounds; s++)
+        for (int j = 0; j < n; j++) {
+            int i = (s + j) % n;
+            if (s >= samples[i])
+                continue;
+            double t0 = now();
+            for (long r = 0; r < reps[i]; r++)
+                v[i].fn(v[i].arg);
+            t[i][s] = (now() - t0) / (double)reps[i];
+        }
+    for (int i = 0; i < n; i++) {
+        int k = samples[i];
+        qsort(t[i], (size_t)k, sizeof t[i][0], cmp_double);
+        out[i] = (timing){k % 2 ? t[i][k / 2] : 0.5 * (t[i][k / 2 - 1] + t[i][k / 2]), t[i][0], k};
+    }
+}
+
 static timing measure(void (*fn)(void *), void *arg, const options *o)
 {
-    double t0 = now();
-    fn(arg);
-    double one = now() - t0;
-    long reps = 1;
-    if (one < o->min_time) {
-        /* calibrate on a few calls: the first one paid for cold caches */
-        t0 = now();
-        long probe = one > 0 ? (long)fmin(1e6, fmax(1.0, 0.1 * o->min_time / one)) : 1000;
-        for (long r = 0; r < probe; r++)
-            fn(arg);
-        one = (now() - t0) / (double)probe;
-        reps = (long)ceil(o->min_time / fmax(one, 1e-9));
-    }
-    int samples = o->samples;
-    if (one * samples > o->slow_cap)
-        samples = (int)fmax(1.0, floor(o->slow_cap / one));
-    double t[64];
-    if (samples > 64)
-        samples = 64;
-    for (int s = 0; s < samples; s++) {
-        t0 = now();
-        for (long r = 0; r < reps; r++)
-            fn(arg);
-        t[s] = (now() - t0) / (double)reps;
-    }
-    qsort(t, (size_t)samples, sizeof t[0], cmp_double);
-    timing out = {samples % 2 ? t[samples / 2] : 0.5 * (t[samples / 2 - 1] + t[samples / 2]), t[0],
-                  samples};
-    return out;
+    variant v = {fn, arg};
+    timing t;
+    measure_many(&v, 1, o, &t);
+    return t;
 }
 
 /*==== Helpers ===============================================================================*/
@@ -254,6 +300,18 @@ static void die(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     exit(1);
+}
+
+/* A bad command line: the message, and exit status 2. */
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gemmnet-bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
 }
 
 static float *floats(size_t n, unsigned seed)
@@ -278,6 +336,7 @@ static void check(gn_status st, const char *what)
 
 typedef struct product {
     gn_impl impl;
+    gn_backend backend; /* GN_IMPL_BLAS only */
     gn_trans ta, tb;
     size_t m, n, k; /* C is m × n, inner dimension k */
     const float *A, *B;
@@ -288,9 +347,14 @@ static void run_product(void *arg)
 {
     product *p = arg;
     size_t lda = p->ta == GN_NOTRANS ? p->m : p->k, ldb = p->tb == GN_NOTRANS ? p->k : p->n;
-    check(gn_gemm(p->impl, p->ta, p->tb, p->m, p->n, p->k, 1.0f, p->A, lda, p->B, ldb, 0.0f, p->C,
-                  p->m),
-          "gn_gemm");
+    if (p->impl == GN_IMPL_BLAS)
+        check(gn_gemm_backend(p->backend, p->ta, p->tb, p->m, p->n, p->k, 1.0f, p->A, lda, p->B,
+                              ldb, 0.0f, p->C, p->m),
+              "gn_gemm_backend");
+    else
+        check(gn_gemm(p->impl, p->ta, p->tb, p->m, p->n, p->k, 1.0f, p->A, lda, p->B, ldb, 0.0f,
+                      p->C, p->m),
+              "gn_gemm");
 }
 
 /* Seconds of one call of impl, estimated from a few columns of C. */
@@ -315,17 +379,19 @@ static double max_rel_err(const float *x, const float *ref, size_t n)
 
 static const char *impl_name[] = {"blas", "naive", "loop"};
 
+/* One table row; name is the backend for BLAS rows, speedup 0 marks the fastest backend. */
 static void print_product_row(const char *cfg, const char *op, size_t m, size_t n, size_t k,
-                              const char *impl, int threads, timing t, double gflops,
-                              double speedup, double err, const char *note)
+                              const char *name, int threads, timing t, double gflops,
+                              double peak_gflops, double speedup, double err, const char *note)
 {
     char shape[48], pct[16];
     snprintf(shape, sizeof shape, "%zux%zux%zu", m, n, k);
-    tprintf("%-8s %-8s %-16s %-6s %3d %12.4f %12.4f %9.2f %s ", cfg, op, shape, impl, threads,
-            1e3 * t.median, 1e3 * t.min, gflops,
-            pct_peak(pct, sizeof pct, gflops, row_peak(impl, threads)));
+    tprintf("%-8s %-8s %-16s %-8s %3d %12.4f %12.4f %9.2f %s ", cfg, op, shape, name, threads,
+            1e3 * t.median, 1e3 * t.min, gflops, pct_peak(pct, sizeof pct, gflops, peak_gflops));
     if (speedup > 0)
-        tprintf("%8.1fx", speedup);
+        tprintf("%8.2fx", speedup);
+    else if (t.samples > 0)
+        tprintf("%9s", "fastest");
     else
         tprintf("%9s", "");
     if (err >= 0)
@@ -335,52 +401,75 @@ static void print_product_row(const char *cfg, const char *op, size_t m, size_t 
     tprintf("%s\n", note ? note : "");
 }
 
-/* The three implementations of one product; BLAS first, the others checked against it. */
+/* "  (2 samples)" when slow calls got fewer samples than asked for, else "". */
+static const char *samples_note(char *buf, size_t size, timing t, const options *o)
+{
+    buf[0] = '\0';
+    if (t.samples < o->samples)
+        snprintf(buf, size, "  (%d sample%s)", t.samples, t.samples == 1 ? "" : "s");
+    return buf;
+}
+
+/* One product on every backend, measured interleaved, then the two reference loops; the
+ * slowdown and the error are against the fastest backend. */
 static void bench_product(const config *c, const char *op, gn_trans ta, gn_trans tb, size_t m,
                           size_t n, size_t k, int threads, const options *o)
 {
     size_t a_len = m * k, b_len = k * n;
     float *A = floats(a_len, 1), *B = floats(b_len, 2);
-    float *C[3];
-    for (int i = 0; i < 3; i++)
+    float *C[GN_BACKEND_COUNT], *Cref = floats(m * n, 3);
+    product p[GN_BACKEND_COUNT];
+    variant v[GN_BACKEND_COUNT];
+    timing t[GN_BACKEND_COUNT];
+    for (int i = 0; i < n_backends; i++) {
         C[i] = floats(m * n, 3);
+        p[i] = (product){GN_IMPL_BLAS, backends[i], ta, tb, m, n, k, A, B, C[i]};
+        v[i] = (variant){run_product, &p[i]};
+    }
     double flops = 2.0 * (double)m * (double)n * (double)k;
-    timing t[3] = {{0}};
-    int ran[3] = {0};
-    const gn_impl order[3] = {GN_IMPL_BLAS, GN_IMPL_LOOP, GN_IMPL_NAIVE};
-    for (int oi = 0; oi < 3; oi++) {
-        gn_impl impl = order[oi];
-        product p = {impl, ta, tb, m, n, k, A, B, C[impl]};
-        const char *note = NULL;
+    measure_many(v, n_backends, o, t);
+    int best = 0;
+    for (int i = 1; i < n_backends; i++)
+        if (t[i].median < t[best].median)
+            best = i;
+    double pk = row_peak("blas", threads);
+    char note[48];
+    for (int i = 0; i < n_backends; i++) {
+        double err = i == best ? -1 : max_rel_err(C[i], C[best], m * n);
+        const char *name = gn_backend_name(backends[i]);
+        double gflops = flops / t[i].median / 1e9;
+        print_product_row(c->name, op, m, n, k, name, threads, t[i], gflops, pk,
+                          i == best ? 0 : t[i].median / t[best].median, err,
+                          samples_note(note, sizeof note, t[i], o));
+        add_record((record){c->name, op, "blas", threads, c->batch, m, n, k, t[i].median, t[i].min,
+                            gflops, -1, err, -1, name});
+    }
+    const gn_impl refs[2] = {GN_IMPL_LOOP, GN_IMPL_NAIVE};
+    for (int ri = 0; ri < 2; ri++) {
+        gn_impl impl = refs[ri];
+        product q = {impl, GN_BACKEND_OPENBLAS, ta, tb, m, n, k, A, B, Cref};
         if (impl == GN_IMPL_NAIVE) {
-            double est = estimate(p, 4);
+            double est = estimate(q, 4);
             if (est > o->naive_cap) {
                 char why[96];
                 snprintf(why, sizeof why, "  skipped: one call would take ~%.0f s", est);
                 print_product_row(c->name, op, m, n, k, impl_name[impl], threads, (timing){0, 0, 0},
-                                  0, 0, -1, why);
+                                  0, -1, 0, -1, why);
                 continue;
             }
         }
-        t[impl] = measure(run_product, &p, o);
-        ran[impl] = 1;
-        double err = impl == GN_IMPL_BLAS ? -1 : max_rel_err(C[impl], C[GN_IMPL_BLAS], m * n);
-        double speedup = impl == GN_IMPL_BLAS ? 0 : t[impl].median / t[GN_IMPL_BLAS].median;
-        char samples_note[48] = "";
-        if (t[impl].samples < o->samples)
-            snprintf(samples_note, sizeof samples_note, "  (%d sample%s)", t[impl].samples,
-                     t[impl].samples == 1 ? "" : "s");
-        note = samples_note;
-        print_product_row(c->name, op, m, n, k, impl_name[impl], threads, t[impl],
-                          flops / t[impl].median / 1e9, speedup, err, note);
-        add_record((record){c->name, op, impl_name[impl], threads, c->batch, m, n, k,
-                            t[impl].median, t[impl].min, flops / t[impl].median / 1e9, -1, err,
-                            -1});
+        timing tr = measure(run_product, &q, o);
+        double err = max_rel_err(Cref, C[best], m * n), gflops = flops / tr.median / 1e9;
+        print_product_row(c->name, op, m, n, k, impl_name[impl], threads, tr, gflops,
+                          row_peak(impl_name[impl], threads), tr.median / t[best].median, err,
+                          samples_note(note, sizeof note, tr, o));
+        add_record((record){c->name, op, impl_name[impl], threads, c->batch, m, n, k, tr.median,
+                            tr.min, gflops, -1, err, -1, NULL});
     }
-    (void)ran;
     free(A);
     free(B);
-    for (int i = 0; i < 3; i++)
+    free(Cref);
+    for (int i = 0; i < n_backends; i++)
         free(C[i]);
 }
 
@@ -427,9 +516,10 @@ static void run_inference(void *arg)
 
 /* The products of one training step and nothing else, in the order the library runs them:
  * forward products, delta products, then the weight products with the SGD update folded in
- * (beta = 1 into W). */
+ * (beta = 1 into W), all on one backend. */
 typedef struct bound_ctx {
     const config *c;
+    gn_backend backend;
     float **W, **A, **D;
     const float *X;
 } bound_ctx;
@@ -439,21 +529,26 @@ static void run_bound(void *arg)
     bound_ctx *b = arg;
     const config *c = b->c;
     size_t L = c->n_sizes - 1, m = c->batch;
+    int failed = 0;
     for (size_t l = 1; l <= L; l++) {
         size_t out = c->sizes[l], in = c->sizes[l - 1];
-        gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_NOTRANS, out, m, in, 1, b->W[l], out,
-                l > 1 ? b->A[l - 1] : b->X, in, 0, b->A[l], out);
+        failed |=
+            GN_OK != gn_gemm_backend(b->backend, GN_NOTRANS, GN_NOTRANS, out, m, in, 1, b->W[l],
+                                     out, l > 1 ? b->A[l - 1] : b->X, in, 0, b->A[l], out);
     }
     for (size_t l = L; l > 1; l--) {
         size_t out = c->sizes[l], in = c->sizes[l - 1];
-        gn_gemm(GN_IMPL_BLAS, GN_TRANS, GN_NOTRANS, in, m, out, 1, b->W[l], out, b->D[l], out, 0,
-                b->D[l - 1], in);
+        failed |= GN_OK != gn_gemm_backend(b->backend, GN_TRANS, GN_NOTRANS, in, m, out, 1, b->W[l],
+                                           out, b->D[l], out, 0, b->D[l - 1], in);
     }
     for (size_t l = 1; l <= L; l++) {
         size_t out = c->sizes[l], in = c->sizes[l - 1];
-        gn_gemm(GN_IMPL_BLAS, GN_NOTRANS, GN_TRANS, out, in, m, -STEP_ETA / (float)m, b->D[l], out,
-                l > 1 ? b->A[l - 1] : b->X, in, 1, b->W[l], out);
+        failed |= GN_OK != gn_gemm_backend(b->backend, GN_NOTRANS, GN_TRANS, out, in, m,
+                                           -STEP_ETA / (float)m, b->D[l], out,
+                                           l > 1 ? b->A[l - 1] : b->X, in, 1, b->W[l], out);
     }
+    if (failed)
+        die("sgemm-only bound on %s failed", gn_backend_name(b->backend));
 }
 
 static double step_flops(const config *c)
@@ -466,9 +561,12 @@ static double step_flops(const config *c)
     return f;
 }
 
-static void bench_step(const config *c, int threads, const options *o)
+/* A network of configuration c running every product on backend (GN_BACKEND_AUTO: tuned now
+ * for the bench's batch, so that the tuning stays out of the timings). The backend is set
+ * explicitly, overriding a GN_BACKEND in the environment. */
+static gn_net *make_net(const config *c, gn_backend backend)
 {
-    size_t L = c->n_sizes - 1, m = c->batch, n_in = c->sizes[0], n_out = c->sizes[L];
+    size_t L = c->n_sizes - 1;
     gn_act acts[MAX_SIZES];
     for (size_t l = 0; l < L; l++)
         acts[l] = l + 1 == L ? c->out : c->hidden;
@@ -478,67 +576,155 @@ static void bench_step(const config *c, int threads, const options *o)
     cfg.n_sizes = c->n_sizes;
     cfg.acts = acts;
     cfg.loss = c->loss;
-    cfg.max_batch = m;
+    cfg.max_batch = c->batch;
     char why[256];
     if (gn_net_config_check(&cfg, why, sizeof why) != GN_OK)
         die("configuration %s: %s", c->name, why);
     gn_net *net;
     check(gn_net_create(&net, &cfg), "gn_net_create");
+    if (gn_net_set_backend(net, backend) != GN_OK)
+        die("backend %s: %s", gn_backend_name(backend), gn_net_last_error(net));
+    if (backend == GN_BACKEND_AUTO && gn_net_tune(net, c->batch) != GN_OK)
+        die("gn_net_tune: %s", gn_net_last_error(net));
+    return net;
+}
+
+/* One row of the step table; note follows the % peak column. */
+static void print_rate_row(const char *cfg, const char *what, const char *backend, int threads,
+                           size_t m, double flops, timing t, const char *note, const options *o)
+{
+    char pct[16], sn[48];
+    double gflops = flops / t.median / 1e9;
+    tprintf("%-8s %-10s %-9s %3d %6zu %14.0f %10.2f %12.4f %s%s%s\n", cfg, what, backend, threads,
+            m, (double)m / t.median, gflops, 1e3 * t.median,
+            pct_peak(pct, sizeof pct, gflops, row_peak("blas", threads)), note ? note : "",
+            samples_note(sn, sizeof sn, t, o));
+}
+
+static void add_rate_record(const char *cfg, const char *op, const char *impl, const char *backend,
+                            int threads, size_t m, double flops, timing t)
+{
+    add_record((record){cfg, op, impl, threads, m, 0, 0, 0, t.median, t.min, flops / t.median / 1e9,
+                        (double)m / t.median, -1, -1, backend});
+}
+
+/* For configuration c: the sgemm-only bound per backend, the training step per forced
+ * backend and with the automatic choice, and inference, all measured interleaved. */
+static void bench_step(const config *c, int threads, const options *o)
+{
+    size_t L = c->n_sizes - 1, m = c->batch, n_in = c->sizes[0], n_out = c->sizes[L];
+    int with_auto = o->only < 0 || o->only == GN_BACKEND_AUTO;
+    int n_forced = o->only == GN_BACKEND_AUTO ? 0 : n_backends;
     float *X = floats(n_in * m, 4), *Y = floats(n_out * m, 5);
     if (c->loss == GN_LOSS_CCE) /* one-hot targets */
         for (size_t j = 0; j < m; j++)
             for (size_t i = 0; i < n_out; i++)
                 Y[i + j * n_out] = i == j % n_out;
 
-    /* buffers for the bound: the same shapes the network uses */
-    bound_ctx b = {c, calloc(L + 1, sizeof(float *)), calloc(L + 1, sizeof(float *)),
-                   calloc(L + 1, sizeof(float *)), X};
-    if (!b.W || !b.A || !b.D)
+    /* buffers for the bounds: the same shapes the network uses, shared by the backends */
+    float **W = calloc(L + 1, sizeof(float *)), **A = calloc(L + 1, sizeof(float *)),
+          **D = calloc(L + 1, sizeof(float *));
+    if (!W || !A || !D)
         die("out of memory");
     for (size_t l = 1; l <= L; l++) {
-        b.W[l] = floats(c->sizes[l] * c->sizes[l - 1], 6);
-        b.A[l] = floats(c->sizes[l] * m, 8);
-        b.D[l] = floats(c->sizes[l] * m, 9);
+        W[l] = floats(c->sizes[l] * c->sizes[l - 1], 6);
+        A[l] = floats(c->sizes[l] * m, 8);
+        D[l] = floats(c->sizes[l] * m, 9);
     }
 
-    step_ctx s = {net, X, Y, n_in, n_out, m};
-    double flops = step_flops(c);
-    timing ts = measure(run_step, &s, o);
-    timing tb = measure(run_bound, &b, o);
-    timing ti = measure(run_inference, &s, o);
-    double fwd_flops = 0;
+    /* the same initial parameters everywhere (same seed): every net does the same work */
+    gn_net *forced[GN_BACKEND_COUNT], *autonet = NULL;
+    step_ctx sf[GN_BACKEND_COUNT], sa = {0};
+    bound_ctx bc[GN_BACKEND_COUNT];
+    variant v[MAX_VARIANTS];
+    int nv = 0;
+    for (int i = 0; i < n_backends; i++) {
+        bc[i] = (bound_ctx){c, backends[i], W, A, D, X};
+        v[nv++] = (variant){run_bound, &bc[i]};
+    }
+    for (int i = 0; i < n_forced; i++) {
+        forced[i] = make_net(c, backends[i]);
+        sf[i] = (step_ctx){forced[i], X, Y, n_in, n_out, m};
+        v[nv++] = (variant){run_step, &sf[i]};
+    }
+    double tune_s = 0;
+    if (with_auto) {
+        double t0 = now();
+        autonet = make_net(c, GN_BACKEND_AUTO);
+        tune_s = now() - t0;
+        sa = (step_ctx){autonet, X, Y, n_in, n_out, m};
+        v[nv++] = (variant){run_step, &sa};
+    }
+    /* inference with the automatic choice, or on the one forced backend */
+    step_ctx si = with_auto ? sa : sf[0];
+    const char *inf_backend = with_auto ? "auto" : gn_backend_name(backends[0]);
+    v[nv++] = (variant){run_inference, &si};
+
+    timing t[MAX_VARIANTS];
+    measure_many(v, nv, o, t);
+    const timing *tb = t, *tf = t + n_backends, *ta = tf + n_forced, *ti = t + nv - 1;
+
+    double flops = step_flops(c), fwd_flops = 0;
     for (size_t l = 1; l <= L; l++)
         fwd_flops += 2.0 * (double)c->sizes[l] * (double)c->sizes[l - 1] * (double)m;
-
-    double pk = row_peak("blas", threads);
-    char p1[16], p2[16], p3[16];
-    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f %s\n", c->name, "step", threads, m,
-            (double)m / ts.median, flops / ts.median / 1e9, 1e3 * ts.median,
-            pct_peak(p1, sizeof p1, flops / ts.median / 1e9, pk));
-    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f %s   step/bound = %.1f%%\n", c->name, "bound",
-            threads, m, (double)m / tb.median, flops / tb.median / 1e9, 1e3 * tb.median,
-            pct_peak(p2, sizeof p2, flops / tb.median / 1e9, pk), 100.0 * tb.median / ts.median);
-    tprintf("%-8s %-10s %3d %6zu %14.0f %10.2f %12.4f %s\n", c->name, "inference", threads, m,
-            (double)m / ti.median, fwd_flops / ti.median / 1e9, 1e3 * ti.median,
-            pct_peak(p3, sizeof p3, fwd_flops / ti.median / 1e9, pk));
-    add_record((record){c->name, "step", "gemmnet", threads, m, 0, 0, 0, ts.median, ts.min,
-                        flops / ts.median / 1e9, (double)m / ts.median, -1, -1});
-    add_record((record){c->name, "bound", "blas", threads, m, 0, 0, 0, tb.median, tb.min,
-                        flops / tb.median / 1e9, (double)m / tb.median, -1, -1});
-    add_record((record){c->name, "inference", "gemmnet", threads, m, 0, 0, 0, ti.median, ti.min,
-                        fwd_flops / ti.median / 1e9, (double)m / ti.median, -1, -1});
-
-    for (size_t l = 1; l <= L; l++) {
-        free(b.W[l]);
-        free(b.A[l]);
-        free(b.D[l]);
+    int bb = 0, bf = 0; /* the fastest bound and forced step */
+    for (int i = 1; i < n_backends; i++) {
+        bb = tb[i].median < tb[bb].median ? i : bb;
+        bf = i < n_forced && tf[i].median < tf[bf].median ? i : bf;
     }
-    free(b.W);
-    free(b.A);
-    free(b.D);
+    char note[96];
+    for (int i = 0; i < n_backends; i++) {
+        const char *name = gn_backend_name(backends[i]);
+        print_rate_row(c->name, "bound", name, threads, m, flops, tb[i], NULL, o);
+        add_rate_record(c->name, "bound", "blas", name, threads, m, flops, tb[i]);
+    }
+    for (int i = 0; i < n_forced; i++) {
+        const char *name = gn_backend_name(backends[i]);
+        snprintf(note, sizeof note, "   step/bound = %.1f%%", 100.0 * tb[i].median / tf[i].median);
+        print_rate_row(c->name, "step", name, threads, m, flops, tf[i], note, o);
+        add_rate_record(c->name, "step", "gemmnet", name, threads, m, flops, tf[i]);
+    }
+    if (with_auto) {
+        snprintf(note, sizeof note, "   step/best bound = %.1f%%",
+                 100.0 * tb[bb].median / ta->median);
+        print_rate_row(c->name, "step", "auto", threads, m, flops, *ta, note, o);
+        add_rate_record(c->name, "step", "gemmnet", "auto", threads, m, flops, *ta);
+        char desc[2048];
+        gn_net_describe_backends(autonet, desc, sizeof desc);
+        tprintf("%-8s   choice: %s (creation and tuning: %.1f ms)\n", "", desc, 1e3 * tune_s);
+    }
+    print_rate_row(c->name, "inference", inf_backend, threads, m, fwd_flops, *ti, NULL, o);
+    add_rate_record(c->name, "inference", "gemmnet", inf_backend, threads, m, fwd_flops, *ti);
+
+    /* The target: the automatic step at most 5 % slower than the best forced one. */
+    tprintf("%-8s summary: best bound on %s", c->name, gn_backend_name(backends[bb]));
+    if (with_auto) {
+        tprintf("; auto step %.1f%% of it", 100.0 * tb[bb].median / ta->median);
+        if (n_forced > 0) {
+            double ratio = ta->median / tf[bf].median;
+            tprintf("; auto step time / best forced (%s) = %.3f (%s)",
+                    gn_backend_name(backends[bf]), ratio,
+                    ratio > 1.05 ? "MISSES the target <= 1.05" : "target <= 1.05");
+        }
+    } else {
+        tprintf("; %s step %.1f%% of it", gn_backend_name(backends[0]),
+                100.0 * tb[bb].median / tf[0].median);
+    }
+    tprintf("\n");
+
+    for (int i = 0; i < n_forced; i++)
+        gn_net_free(forced[i]);
+    gn_net_free(autonet);
+    for (size_t l = 1; l <= L; l++) {
+        free(W[l]);
+        free(A[l]);
+        free(D[l]);
+    }
+    free(W);
+    free(A);
+    free(D);
     free(X);
     free(Y);
-    gn_net_free(net);
 }
 
 /*==== Command line ==========================================================================*/
@@ -550,14 +736,23 @@ static void usage(FILE *f)
           "  --layers A,B,..   a custom network (ReLU hidden, identity output, quadratic loss)\n"
           "  --batch N         batch of the custom network (default 64)\n"
           "  --threads N       BLAS threads (default: all cores)\n"
+          "  --backend NAME    openblas, onednn or libxsmm: products, bound and step on that\n"
+          "                    sgemm backend only; auto: the automatic step (and inference)\n"
+          "                    against every backend's bound (default: every available backend,\n"
+          "                    each forced, and auto)\n"
           "  --sweep           run every thread count from 1 to the number of cores\n"
-          "  --quick           short timings and fewer samples (all configurations < 60 s)\n"
+          "  --quick           short timings and fewer samples (all configurations: 1-2 min)\n"
           "  --skip-ops        only the training step, its sgemm-only bound and inference\n"
           "  --peak            measure and print the float FMA peak only\n"
           "  --no-peak         do not measure the peak (its columns stay empty)\n"
           "  --json FILE       write every measurement as JSON ('-' = stdout)\n"
           "  --csv FILE        write every measurement as CSV ('-' = stdout)\n"
-          "Products: C is m x n with inner dimension k; forward W*A, wgrad D*A^T, delta W^T*D.\n"
+          "Products: C is m x n with inner dimension k; forward W*A, wgrad D*A^T, delta W^T*D;\n"
+          "'slower' and 'rel err' are against the fastest backend of the product.\n"
+          "Step: 'bound' is the step's sgemm calls alone on one backend, 'step' a full training\n"
+          "step with every product forced on one backend, or 'auto' (tuned before timing, the\n"
+          "choice printed under it); the summary compares auto with the best bound and the\n"
+          "best forced step. The variants of a table are measured interleaved.\n"
           "Timing: warm-up, repetitions of at least --quick ? 0.05 : 0.2 s per sample, median\n"
           "and minimum of 5 samples (3 with --quick; fewer for single calls over a few\n"
           "seconds, noted in the table).\n"
@@ -582,6 +777,7 @@ static int parse_size(const char *s, size_t *out)
 static void parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
+    o->only = -1;
     int any = 0;
     size_t batch = 64;
     for (int i = 1; i < argc; i++) {
@@ -603,8 +799,17 @@ static void parse_args(int argc, char **argv, options *o)
         } else if (v && !strcmp(a, "--threads")) {
             size_t t;
             if (!parse_size(v, &t) || t > 1024)
-                die("--threads: '%s' is not a thread count", v);
+                usage_error("--threads: '%s' is not a thread count", v);
             o->threads = (int)t;
+            i++;
+        } else if (v && !strcmp(a, "--backend")) {
+            gn_backend b;
+            if (gn_backend_parse(v, &b) != GN_OK)
+                usage_error("--backend: unknown backend '%s' (openblas, onednn, libxsmm, auto)", v);
+            if (!gn_backend_available(b))
+                usage_error("--backend: %s is not available in this build or on this CPU",
+                            gn_backend_name(b));
+            o->only = (int)b;
             i++;
         } else if (v && !strcmp(a, "--json")) {
             o->json = v;
@@ -614,7 +819,7 @@ static void parse_args(int argc, char **argv, options *o)
             i++;
         } else if (v && !strcmp(a, "--batch")) {
             if (!parse_size(v, &batch))
-                die("--batch: '%s' is not a batch size", v);
+                usage_error("--batch: '%s' is not a batch size", v);
             i++;
         } else if (v && !strcmp(a, "--config")) {
             char buf[256];
@@ -625,7 +830,8 @@ static void parse_args(int argc, char **argv, options *o)
                     if (!strcmp(tok, standard[c].name))
                         o->selected[c] = found = any = 1;
                 if (!found)
-                    die("--config: unknown configuration '%s' (nielsen, mlp, wide, huge)", tok);
+                    usage_error("--config: unknown configuration '%s' (nielsen, mlp, wide, huge)",
+                                tok);
             }
             i++;
         } else if (v && !strcmp(a, "--layers")) {
@@ -635,20 +841,21 @@ static void parse_args(int argc, char **argv, options *o)
             c->n_sizes = 0;
             for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
                 if (c->n_sizes == MAX_SIZES || !parse_size(tok, &c->sizes[c->n_sizes]))
-                    die("--layers: '%s' is not a list of up to %d widths", v, MAX_SIZES);
+                    usage_error("--layers: '%s' is not a list of up to %d widths", v, MAX_SIZES);
                 c->n_sizes++;
             }
             if (c->n_sizes < 2)
-                die("--layers: need at least two widths, e.g. 784,256,10");
+                usage_error("--layers: need at least two widths, e.g. 784,256,10");
             o->custom = any = 1;
             i++;
         } else {
             usage(stderr);
-            die("unknown or incomplete option '%s'", a);
+            usage_error("unknown or incomplete option '%s'", a);
         }
     }
-    if (o->peak_only && (o->no_peak || o->json || o->csv || o->sweep || o->skip_ops || any))
-        die("--peak prints the peak alone: it takes only --quick");
+    if (o->peak_only &&
+        (o->no_peak || o->json || o->csv || o->sweep || o->skip_ops || any || o->only >= 0))
+        usage_error("--peak prints the peak alone: it takes only --quick");
     if (!any)
         for (int c = 0; c < N_STANDARD; c++)
             o->selected[c] = 1;
@@ -691,13 +898,13 @@ static void run_config(const config *c, int threads, const options *o)
                 threads == 1 ? "" : "s", p, basis);
     }
     if (!o->skip_ops) {
-        tprintf("\n%-8s %-8s %-16s %-6s %3s %12s %12s %9s %7s %9s %10s\n", "config", "op",
+        tprintf("\n%-8s %-8s %-16s %-8s %3s %12s %12s %9s %7s %9s %10s\n", "config", "op",
                 "m x n x k", "impl", "thr", "median ms", "min ms", "GFLOP/s", "% peak", "slower",
                 "rel err");
         bench_products(c, threads, o);
     }
-    tprintf("\n%-8s %-10s %3s %6s %14s %10s %12s %7s\n", "config", "what", "thr", "batch",
-            "samples/s", "GFLOP/s", "median ms", "% peak");
+    tprintf("\n%-8s %-10s %-9s %3s %6s %14s %10s %12s %7s\n", "config", "what", "backend", "thr",
+            "batch", "samples/s", "GFLOP/s", "median ms", "% peak");
     bench_step(c, threads, o);
 }
 
@@ -711,6 +918,20 @@ int main(int argc, char **argv)
     /* With --json - or --csv - the table would corrupt the data on stdout. */
     table = (o.json && !strcmp(o.json, "-")) || (o.csv && !strcmp(o.csv, "-")) ? stderr : stdout;
     tprintf("gemmnet-bench %s, %ld cores%s\n", gn_version(), cores, o.quick ? ", quick" : "");
+    /* the backends to measure: every available one, or the one --backend names */
+    char avail[128] = "", blas[512];
+    size_t used = 0;
+    for (int b = GN_BACKEND_OPENBLAS; b < GN_BACKEND_COUNT; b++) {
+        if (!gn_backend_available((gn_backend)b))
+            continue;
+        used += (size_t)snprintf(avail + used, sizeof avail - used, "%s%s", used ? " " : "",
+                                 gn_backend_name((gn_backend)b));
+        if (o.only < 0 || o.only == GN_BACKEND_AUTO || o.only == b)
+            backends[n_backends++] = (gn_backend)b;
+    }
+    gn_blas_describe(blas, sizeof blas);
+    tprintf("backends: %s (this run: %s); BLAS: %s\n", avail,
+            o.only < 0 ? "each forced, and auto" : gn_backend_name((gn_backend)o.only), blas);
     if (!o.no_peak) {
         double secs = o.quick ? 0.1 : o.peak_only ? 0.3 : 0.25;
         int repeats = o.peak_only && !o.quick ? 5 : 3;

@@ -12,6 +12,9 @@
 # into the same CSV with /usr/bin/python3 first). Columns are found by name in the header,
 # so the order of columns does not matter. When the file holds several thread counts (a
 # --sweep), each bar shows the record with the most threads for that product and impl.
+# With several sgemm backends (the `backend` column), the blas bar and the bound show the
+# fastest backend, and the step bar the step with the automatic choice (backend "auto"; the
+# fastest forced step when a --backend run has none).
 #
 # Needs gnuplot (Debian: apt-get install gnuplot-nox) and awk. The CPU named in the title is
 # the one of the machine that plots (/proc/cpuinfo); set GEMMNET_CPU to name another one
@@ -39,7 +42,7 @@ if [[ $in == *.json ]]; then
     "$py" -c '
 import csv, json, sys
 cols = ["config", "op", "impl", "threads", "batch", "m", "n", "k", "seconds",
-        "min_seconds", "gflops", "samples_per_s", "max_rel_err"]
+        "min_seconds", "gflops", "samples_per_s", "max_rel_err", "backend"]
 with open(sys.argv[1]) as f:
     recs = json.load(f)
 w = csv.writer(sys.stdout, lineterminator="\n")
@@ -58,8 +61,11 @@ fi
 awk -F, -v dir="$tmp" '
 function num(s) { return s + 0 }
 function keep(key, thr, val) {
-    # Keep the record with the most threads for each key (a --sweep has several).
-    if (!(key in best_thr) || thr > best_thr[key]) { best_thr[key] = thr; best_val[key] = val }
+    # Keep the record with the most threads for each key (a --sweep has several), and among
+    # those the fastest (one per sgemm backend).
+    if (!(key in best_thr) || thr > best_thr[key] || (thr == best_thr[key] && val > best_val[key])) {
+        best_thr[key] = thr; best_val[key] = val
+    }
 }
 function lo(v) { if (v > 0 && (minv == "" || v < minv)) minv = v }
 function hi(v) { if (v > 0 && (maxv == "" || v > maxv)) maxv = v }
@@ -87,6 +93,9 @@ NF < 2 { next }
         ckey = cfg " (batch " $col["batch"] ")"
         if (!(ckey in cseen)) { cseen[ckey] = 1; corder[++nc] = ckey }
         what = (op == "step" && impl == "pytorch") ? "pytorch" : op
+        # a step forced on one backend: only a stand-in when there is no automatic step
+        be = ("backend" in col) ? $col["backend"] : ""
+        if (what == "step" && be != "" && be != "auto") what = "fstep"
         if (what == "pytorch") have_pt = 1
         if ($col["samples_per_s"] != "") keep("R" SUBSEP ckey SUBSEP what, thr, num($col["samples_per_s"]))
     }
@@ -109,6 +118,10 @@ END {
     }
     close(f)
     f = dir "/rates.dat"
+    for (i = 1; i <= nc; i++) {
+        ks = "R" SUBSEP corder[i] SUBSEP "step"; kf = "R" SUBSEP corder[i] SUBSEP "fstep"
+        if (!(ks in best_val) && kf in best_val) best_val[ks] = best_val[kf]
+    }
     n_what = have_pt ? 4 : 3
     split("step bound inference pytorch", whats, " ")
     rmin = ""; rmax = ""
