@@ -307,7 +307,9 @@ def main(argv=None):
     os.environ["OPENBLAS_NUM_THREADS"] = n
     os.environ["OMP_NUM_THREADS"] = n
     child_env = dict(os.environ)
-    # Only for PyTorch (gemmnet-bench uses no OpenMP runtime): ATen runs its element-wise
+    # Only for PyTorch (gemmnet-bench keeps the environment as given, so its OpenMP backends,
+    # oneDNN and libxsmm, run under libgomp's default policy, and its tuner measures whether
+    # they pay there): ATen runs its element-wise
     # kernels on libgomp threads, which by default spin for a while after each parallel
     # region, while the sgemm calls run on OpenBLAS's own pthreads. With as many of each as
     # cores, the spinning OpenMP threads steal the cores OpenBLAS needs: measured on 2 cores,
