@@ -23,6 +23,9 @@
 
 /* Internals (the test links the library's objects): products a backend gave back. */
 size_t gn__backend_fallbacks(void);
+/* Blocks the libxsmm driver computed with its own loop (a kernel it could not get); weak, as
+ * the driver is only there with libxsmm. */
+size_t gn__xsmm_fallbacks(void) __attribute__((weak));
 /* OpenMP, present when a backend is; weak so that an OpenBLAS-only build links. */
 int omp_get_max_threads(void) __attribute__((weak));
 void omp_set_num_threads(int) __attribute__((weak));
@@ -350,6 +353,8 @@ Test(backends, training_agrees_with_openblas)
     }
     cr_log_info("compared %d backends with OpenBLAS", tried);
     cr_assert_eq(gn__backend_fallbacks(), 0);
+    if (gn__xsmm_fallbacks)
+        cr_assert_eq(gn__xsmm_fallbacks(), 0, "libxsmm gave no kernel for some blocks");
     free(X);
     free(Y);
     gn_net_free(ref);
