@@ -15,6 +15,12 @@ bool gn__gemm_onednn(gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k, flo
                      const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                      size_t ldc, int threads)
 {
+    /* A thread per 0.25 MFLOP at most: oneDNN would wake the whole team for a product of a
+     * few microseconds, and on 2 cores that made Nielsen's 784-30-10 network 4x slower than
+     * one thread (the threshold is the one measured for the libxsmm driver, lib/xsmm.c). */
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    if (flops < (double)threads * 2.5e5)
+        threads = flops < 5e5 ? 1 : (int)(flops / 2.5e5);
     /* the caller's OpenMP setting is put back: only this product runs on gemmnet's count */
     int before = omp_get_max_threads();
     if (threads >= 1 && threads != before)

@@ -14,21 +14,37 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <time.h>
 
-/* A measurement repeats until it has this much time or MAX_REPS calls; a call slower than
- * SLOW_CALL is timed once (its first call, JIT and thread start-up included, is then a small
- * part of it), which bounds the cost for large networks to about one call per product and
- * backend. */
+/* A measurement takes the median of its timed calls, repeated until it has MIN_SECONDS and
+ * at least MIN_REPS of them (at most MAX_REPS): the median, not the minimum, because an
+ * OpenMP team that is sometimes awake and sometimes not makes a backend fast once in a while
+ * and slow as a rule. A call slower than SLOW_CALL is timed once (its first call, JIT and
+ * thread start-up included, is then a small part of it), which bounds the cost for large
+ * networks to about one call per product and backend. */
 #define MIN_SECONDS 2e-3
-#define MAX_REPS    20
-#define SLOW_CALL   20e-3
+#define MIN_REPS 5
+#define MAX_REPS 64
+#define SLOW_CALL 20e-3
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
 typedef struct product {
@@ -43,46 +59,47 @@ typedef struct product {
     size_t ldc;
 } product;
 
-/* Best seconds per call of one product on one backend, after an untimed first call unless
- * that first call was slow. */
+/* Seconds per call of one product on one backend (the median), after an untimed first call
+ * unless that first call was slow. */
 static double time_product(gn_backend be, const product *p)
 {
     double t0 = now();
-    gn__gemm(GN_IMPL_BLAS, be, p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->A, p->lda, p->B, p->ldb,
-             0.0f, p->C, p->ldc);
+    gn__gemm(GN_IMPL_BLAS, be, p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->A, p->lda, p->B,
+             p->ldb, 0.0f, p->C, p->ldc);
     double first = now() - t0;
     if (first > SLOW_CALL)
         return first;
-    double best = INFINITY, spent = 0;
-    for (int r = 0; r < MAX_REPS && (r < 3 || spent < MIN_SECONDS); r++) {
+    double t[MAX_REPS], spent = 0;
+    int r = 0;
+    while (r < MAX_REPS && (r < MIN_REPS || spent < MIN_SECONDS)) {
         t0 = now();
         gn__gemm(GN_IMPL_BLAS, be, p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->A, p->lda, p->B,
                  p->ldb, 0.0f, p->C, p->ldc);
-        double dt = now() - t0;
-        spent += dt;
-        best = dt < best ? dt : best;
+        t[r] = now() - t0;
+        spent += t[r++];
     }
-    return best;
+    return median(t, r);
 }
 
-/* Best seconds per back-propagation of the stand-in batch with the layers' current choice. */
+/* Seconds per back-propagation of the stand-in batch with the layers' current choice (the
+ * median, after an untimed first step unless that one was slow). */
 static double time_step(gn_net *net, size_t m)
 {
     size_t n0 = net->layers[0].n_in, nL = net->layers[net->n_layers - 1].n_out;
-    double best = INFINITY, spent = 0;
-    for (int r = 0; r < MAX_REPS + 1 && (r < 3 || spent < MIN_SECONDS); r++) {
-        double t0 = now();
+    double t0 = now();
+    gn__backprop(net, net->xbuf, n0, net->ybuf, nL, m);
+    double first = now() - t0;
+    if (first > SLOW_CALL)
+        return first;
+    double t[MAX_REPS], spent = 0;
+    int r = 0;
+    while (r < MAX_REPS && (r < MIN_REPS || spent < MIN_SECONDS)) {
+        t0 = now();
         gn__backprop(net, net->xbuf, n0, net->ybuf, nL, m);
-        double dt = now() - t0;
-        if (r == 0) { /* the first step warms up; a slow one counts as the measurement */
-            if (dt > SLOW_CALL)
-                return dt;
-            continue;
-        }
-        spent += dt;
-        best = dt < best ? dt : best;
+        t[r] = now() - t0;
+        spent += t[r++];
     }
-    return best;
+    return median(t, r);
 }
 
 /* The three products of layer l (0-based) for a batch of m, as the training step runs them
