@@ -299,15 +299,19 @@ static timing measure(void (*fn)(void *), void *arg, const options *o)
 
 /*==== Helpers ===============================================================================*/
 
+static void vexit(int status, const char *fmt, va_list ap)
+{
+    fputs("gemmnet-bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    exit(status);
+}
+
 static void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("gemmnet-bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
+    vexit(1, fmt, ap);
 }
 
 /* A bad command line: the message, and exit status 2. */
@@ -315,11 +319,7 @@ static void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("gemmnet-bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
+    vexit(2, fmt, ap);
 }
 
 static float *floats(size_t n, unsigned seed)

@@ -24,9 +24,9 @@
  * thread start-up included, is then a small part of it), which bounds the cost for large
  * networks to about one call per product and backend. */
 #define MIN_SECONDS 2e-3
-#define MIN_REPS 5
-#define MAX_REPS 64
-#define SLOW_CALL 20e-3
+#define MIN_REPS    5
+#define MAX_REPS    64
+#define SLOW_CALL   20e-3
 
 static double now(void)
 {
@@ -59,13 +59,12 @@ typedef struct product {
     size_t ldc;
 } product;
 
-/* Seconds per call of one product on one backend (the median), after an untimed first call
+/* Seconds per call of run(arg): the median of the timed calls, after an untimed first call
  * unless that first call was slow. */
-static double time_product(gn_backend be, const product *p)
+static double timed(void (*run)(void *), void *arg)
 {
     double t0 = now();
-    gn__gemm(GN_IMPL_BLAS, be, p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->A, p->lda, p->B,
-             p->ldb, 0.0f, p->C, p->ldc);
+    run(arg);
     double first = now() - t0;
     if (first > SLOW_CALL)
         return first;
@@ -73,33 +72,50 @@ static double time_product(gn_backend be, const product *p)
     int r = 0;
     while (r < MAX_REPS && (r < MIN_REPS || spent < MIN_SECONDS)) {
         t0 = now();
-        gn__gemm(GN_IMPL_BLAS, be, p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->A, p->lda, p->B,
-                 p->ldb, 0.0f, p->C, p->ldc);
+        run(arg);
         t[r] = now() - t0;
         spent += t[r++];
     }
     return median(t, r);
 }
 
-/* Seconds per back-propagation of the stand-in batch with the layers' current choice (the
- * median, after an untimed first step unless that one was slow). */
+typedef struct product_run {
+    gn_backend be;
+    const product *p;
+} product_run;
+
+static void run_product(void *arg)
+{
+    const product_run *r = arg;
+    const product *p = r->p;
+    gn__gemm(GN_IMPL_BLAS, r->be, p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->A, p->lda, p->B,
+             p->ldb, 0.0f, p->C, p->ldc);
+}
+
+static double time_product(gn_backend be, const product *p)
+{
+    product_run r = {be, p};
+    return timed(run_product, &r);
+}
+
+typedef struct step_run {
+    gn_net *net;
+    size_t m;
+} step_run;
+
+/* One back-propagation of the stand-in batch with the layers' current choice. */
+static void run_step(void *arg)
+{
+    const step_run *r = arg;
+    gn_net *net = r->net;
+    gn__backprop(net, net->xbuf, net->layers[0].n_in, net->ybuf,
+                 net->layers[net->n_layers - 1].n_out, r->m);
+}
+
 static double time_step(gn_net *net, size_t m)
 {
-    size_t n0 = net->layers[0].n_in, nL = net->layers[net->n_layers - 1].n_out;
-    double t0 = now();
-    gn__backprop(net, net->xbuf, n0, net->ybuf, nL, m);
-    double first = now() - t0;
-    if (first > SLOW_CALL)
-        return first;
-    double t[MAX_REPS], spent = 0;
-    int r = 0;
-    while (r < MAX_REPS && (r < MIN_REPS || spent < MIN_SECONDS)) {
-        t0 = now();
-        gn__backprop(net, net->xbuf, n0, net->ybuf, nL, m);
-        t[r] = now() - t0;
-        spent += t[r++];
-    }
-    return median(t, r);
+    step_run r = {net, m};
+    return timed(run_step, &r);
 }
 
 /* The three products of layer l (0-based) for a batch of m, as the training step runs them
