@@ -40,24 +40,36 @@ int gn_backend_available(gn_backend b)
     }
 }
 
-gn_status gn__backend_resolve(gn_backend requested, gn_backend *out, char *err, size_t errlen)
+/* GN_ERR_ARG for a value that is no backend, GN_ERR_UNSUPPORTED for one this build or CPU
+ * lacks, each explained in err. */
+static gn_status check_backend(gn_backend b, char *err, size_t errlen)
 {
-    gn_backend b = requested;
-    const char *env = getenv("GN_BACKEND");
-    if (env && *env) {
-        if (gn_backend_parse(env, &b) != GN_OK) {
-            gn__format(err, errlen,
-                       "GN_BACKEND=%s: not a backend (auto, openblas, onednn or libxsmm)", env);
-            return GN_ERR_ARG;
-        }
-    } else if ((unsigned)b >= GN_BACKEND_COUNT) {
+    if ((unsigned)b >= GN_BACKEND_COUNT) {
         gn__format(err, errlen, "unknown backend %d", (int)b);
         return GN_ERR_ARG;
     }
     if (!gn_backend_available(b)) {
-        gn__format(err, errlen, "%sbackend %s is not available in this build or on this CPU",
-                   env && *env ? "GN_BACKEND: " : "", gn_backend_name(b));
+        gn__format(err, errlen, "backend %s is not available in this build or on this CPU",
+                   gn_backend_name(b));
         return GN_ERR_UNSUPPORTED;
+    }
+    return GN_OK;
+}
+
+gn_status gn__backend_resolve(gn_backend *out, char *err, size_t errlen)
+{
+    gn_backend b = GN_BACKEND_AUTO;
+    const char *env = getenv("GN_BACKEND");
+    if (env && *env && gn_backend_parse(env, &b) != GN_OK) {
+        gn__format(err, errlen, "GN_BACKEND=%s: not a backend (auto, openblas, onednn or libxsmm)",
+                   env);
+        return GN_ERR_ARG;
+    }
+    char why[128];
+    gn_status st = check_backend(b, why, sizeof why);
+    if (st != GN_OK) {
+        gn__format(err, errlen, "GN_BACKEND: %s", why);
+        return st;
     }
     *out = b;
     return GN_OK;
@@ -77,13 +89,10 @@ gn_status gn_net_set_backend(gn_net *net, gn_backend b)
 {
     if (!net)
         return GN_ERR_NULL;
-    if ((unsigned)b >= GN_BACKEND_COUNT)
-        return gn__fail(net, GN_ERR_ARG, "gn_net_set_backend: unknown backend %d", (int)b);
-    if (!gn_backend_available(b))
-        return gn__fail(net, GN_ERR_UNSUPPORTED,
-                        "gn_net_set_backend: backend %s is not available in this build or on "
-                        "this CPU",
-                        gn_backend_name(b));
+    char why[128];
+    gn_status st = check_backend(b, why, sizeof why);
+    if (st != GN_OK)
+        return gn__fail(net, st, "gn_net_set_backend: %s", why);
     gn__backend_apply(net, b);
     return GN_OK;
 }

@@ -80,21 +80,19 @@ void gn__shuffle(gn_rng *rng, size_t *perm, size_t n);
 
 /*---- products (blas.c, ref.c) ----*/
 
-/* Unchecked C := alpha·op(A)·op(B) + beta·C; callers have validated the arguments. */
 /* One product on the implementation impl and, on the BLAS path, the backend be (OpenBLAS for
  * GN_BACKEND_AUTO or a backend not compiled in). Arguments already validated. */
 void gn__gemm(gn_impl impl, gn_backend be, gn_trans ta, gn_trans tb, size_t m, size_t n, size_t k,
               float alpha, const float *A, size_t lda, const float *B, size_t ldb, float beta,
               float *C, size_t ldc);
-/* The backend a network gets (backend.c): GN_BACKEND's if set, else requested; GN_ERR_ARG
- * for an unknown name or value, GN_ERR_UNSUPPORTED if not available (explained in err). */
-gn_status gn__backend_resolve(gn_backend requested, gn_backend *out, char *err, size_t errlen);
+/* The backend a new network gets (backend.c): GN_BACKEND's if set, else GN_BACKEND_AUTO;
+ * GN_ERR_ARG for an unknown name, GN_ERR_UNSUPPORTED if not available (explained in err). */
+gn_status gn__backend_resolve(gn_backend *out, char *err, size_t errlen);
 /* Sets the mode and every product's backend (OpenBLAS for auto until tuned). */
-struct gn_net;
-void gn__backend_apply(struct gn_net *net, gn_backend b);
+void gn__backend_apply(gn_net *net, gn_backend b);
 /* tune.c: tunes an automatic network that is not tuned for m yet (when always, or when it
  * was never tuned). Never fails: a network that cannot be tuned keeps its choice. */
-void gn__autotune(struct gn_net *net, size_t m, bool always);
+void gn__autotune(gn_net *net, size_t m, bool always);
 /* Products a backend failed and OpenBLAS computed instead (tests expect 0). */
 size_t gn__backend_fallbacks(void);
 #ifdef GN_HAVE_ONEDNN

@@ -401,7 +401,7 @@ static gn_status load_arch(const reader *r, const section *s, const section *par
     cfg.max_batch = DEFAULT_BATCH;
     char why[256];
     gn_backend be; /* the environment's GN_BACKEND is not the file's fault */
-    st = gn__backend_resolve(GN_BACKEND_AUTO, &be, why, sizeof why);
+    st = gn__backend_resolve(&be, why, sizeof why);
     if (st != GN_OK) {
         gn__format(r->err, r->errlen, "%s%s%s", r->name ? r->name : "", r->name ? ": " : "", why);
         return st;

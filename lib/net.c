@@ -137,7 +137,7 @@ gn_status gn_net_config_check(const gn_net_config *cfg, char *err, size_t errlen
         REJECT(GN_ERR_UNSUPPORTED, "a softmax output needs at least 2 units, not %zu",
                cfg->sizes[L]);
     gn_backend be; /* GN_BACKEND's, if set, must be a backend this build has */
-    return gn__backend_resolve(GN_BACKEND_AUTO, &be, err, errlen);
+    return gn__backend_resolve(&be, err, errlen);
 #undef REJECT
 }
 
@@ -198,7 +198,7 @@ gn_status gn_net_create(gn_net **out, const gn_net_config *cfg)
         return GN_ERR_NOMEM;
     }
     gn_backend be = GN_BACKEND_OPENBLAS;
-    gn__backend_resolve(GN_BACKEND_AUTO, &be, NULL, 0); /* succeeded in gn_net_config_check */
+    gn__backend_resolve(&be, NULL, 0); /* succeeded in gn_net_config_check */
     gn__backend_apply(net, be);
     *out = net;
     return GN_OK;

@@ -243,19 +243,28 @@ static void set_all(gn_net *net, gn_backend b)
             net->layers[l].be[p] = b;
 }
 
+/* The single backend whose whole steps are fastest (its time in *t); the net is left on it. */
+static gn_backend fastest_single(gn_net *net, size_t m, const gn_backend *cand, int n_cand,
+                                 double *t)
+{
+    gn_backend best_b = cand[0];
+    *t = INFINITY;
+    for (int c = 0; c < n_cand; c++) {
+        set_all(net, cand[c]);
+        double tc = time_step(net, m);
+        if (tc < *t)
+            *t = tc, best_b = cand[c];
+    }
+    set_all(net, best_b);
+    return best_b;
+}
+
 static void measure(gn_net *net, size_t m, const gn_backend *cand, int n_cand)
 {
     size_t L = net->n_layers;
+    double t_single;
     if (L > MEMO_LAYERS) { /* too deep to keep a copy of the mix: the fastest single backend */
-        gn_backend best_b = cand[0];
-        double best = INFINITY;
-        for (int c = 0; c < n_cand; c++) {
-            set_all(net, cand[c]);
-            double t = time_step(net, m);
-            if (t < best)
-                best = t, best_b = cand[c];
-        }
-        set_all(net, best_b);
+        fastest_single(net, m, cand, n_cand, &t_single);
         return;
     }
     /* Per product: layer 1 has no delta product in training; it keeps OpenBLAS. */
@@ -281,17 +290,9 @@ static void measure(gn_net *net, size_t m, const gn_backend *cand, int n_cand)
     for (size_t l = 0; l < L; l++)
         for (int p = 0; p < GN_PRODUCT_COUNT; p++)
             mix[l][p] = net->layers[l].be[p];
-    double best = time_step(net, m);
-    int winner = -1; /* the mix */
-    for (int c = 0; c < n_cand; c++) {
-        set_all(net, cand[c]);
-        double t = time_step(net, m);
-        if (t < best)
-            best = t, winner = c;
-    }
-    if (winner >= 0)
-        set_all(net, cand[winner]);
-    else
+    double t_mix = time_step(net, m);
+    fastest_single(net, m, cand, n_cand, &t_single);
+    if (t_mix <= t_single) /* a tie keeps the mix */
         for (size_t l = 0; l < L; l++)
             for (int p = 0; p < GN_PRODUCT_COUNT; p++)
                 net->layers[l].be[p] = mix[l][p];
@@ -326,8 +327,7 @@ gn_status gn_net_tune(gn_net *net, size_t batch)
     gn_rng saved = net->rng; /* dropout masks of the timed steps must not show in training */
     stand_in_batch(net, batch);
     set_all(net, GN_BACKEND_OPENBLAS); /* one pass fills the activations and deltas */
-    gn__backprop(net, net->xbuf, net->layers[0].n_in, net->ybuf,
-                 net->layers[net->n_layers - 1].n_out, batch);
+    run_step(&(step_run){net, batch});
     measure(net, batch, cand, n_cand);
     net->rng = saved;
     memo_store(net, batch, threads, available);
