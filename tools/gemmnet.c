@@ -2788,16 +2788,13 @@ static int cmd_info(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--batch") == 0) {
-            char *end;
-            errno = 0;
-            unsigned long long b = i + 1 < argc ? strtoull(argv[i + 1], &end, 10) : 0;
-            if (i + 1 < argc && errno == 0 && *end == '\0' && argv[i + 1][0] != '-' && b >= 1 &&
-                b <= MAX_BATCH) {
+            long b;
+            if (i + 1 >= argc)
+                errmsg("--batch needs a value");
+            else if (parse_long(arg, argv[++i], 1, MAX_BATCH, &b)) {
                 tune_batch = (size_t)b;
-                i++;
                 continue;
             }
-            errmsg("--batch: need a whole number in [1, %ld]", MAX_BATCH);
         } else if (arg[0] == '-' && arg[1] != '\0') {
             errmsg("unknown option '%s'", arg);
         } else if (file) {
