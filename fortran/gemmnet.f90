@@ -251,6 +251,18 @@ module gemmnet
         integer(c_int) :: stopped_early
     end type gn_fit_result
 
+    !> gn_reducer: data-parallel training (gn_net_set_reducer). The hooks are bind(C)
+    !> functions with C's signatures (see gemmnet.h), or c_null_funptr where optional.
+    type, bind(C) :: gn_reducer
+        integer(c_size_t) :: rank
+        integer(c_size_t) :: workers
+        type(c_funptr) :: reduce
+        type(c_funptr) :: reduce_layer
+        type(c_funptr) :: batch_total
+        type(c_funptr) :: agree
+        type(c_ptr) :: user
+    end type gn_reducer
+
     !> gn_checkpoint_info: facts about a checkpoint file (uint32_t members as c_int32_t).
     type, bind(C) :: gn_checkpoint_info
         integer(c_int32_t) :: format_version
@@ -615,6 +627,27 @@ module gemmnet
             type(c_ptr), value :: net
             type(c_ptr) :: p
         end function gn_net_grads
+
+        function gn_net_set_reducer(net, r) bind(C, name='gn_net_set_reducer') result(status)
+            import :: c_ptr, c_int, gn_reducer
+            type(c_ptr), value :: net
+            type(gn_reducer), intent(in) :: r
+            integer(c_int) :: status
+        end function gn_net_set_reducer
+
+        !> The reducer set (a gn_reducer), or c_null_ptr.
+        function gn_net_reducer(net) bind(C, name='gn_net_reducer') result(p)
+            import :: c_ptr
+            type(c_ptr), value :: net
+            type(c_ptr) :: p
+        end function gn_net_reducer
+
+        !> The network's RNG state (a gn_rng) in place: c_f_pointer it to read or change it.
+        function gn_net_rng(net) bind(C, name='gn_net_rng') result(p)
+            import :: c_ptr
+            type(c_ptr), value :: net
+            type(c_ptr) :: p
+        end function gn_net_rng
 
         function gn_net_layer_offsets(net, l, w_offset, b_offset) &
             bind(C, name='gn_net_layer_offsets') result(status)

@@ -1149,6 +1149,89 @@ typedef struct gn_fit_result {
 GN_API gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val,
                             const gn_fit_options *opt, gn_fit_result *result);
 
+/*==== Data-parallel training: the gradient-reduction hook ===================================
+ * Data-parallel training runs one copy of the network on each of P workers (processes, MPI
+ * ranks, threads), each on its share of every global mini-batch, and sums their gradients
+ * before each update, so that all copies take the same step. The library does each worker's
+ * part and calls the caller's reducer for the communication: it depends on no transport
+ * (gemmnet_mpi.h provides a reducer over MPI).
+ *
+ * With a reducer set on a network (gn_net_set_reducer), every training step — of
+ * gn_net_train_step, gn_optimizer_step, gn_net_fit and gn_net_train — runs:
+ *   1. back-propagation of this worker's m samples, scaled so that the gradient buffer holds
+ *      this worker's part of the global batch-mean gradient, (1/M)·Σ over its own samples,
+ *      where M is the global batch size (the sum of every worker's m; m may be 0);
+ *   2. reduce_layer (if set) for l = L, L−1, …, 1, each as soon as layer l's gradient is
+ *      final and before the products of the layers below run, so that summing it can overlap
+ *      the rest of back-propagation;
+ *   3. reduce, which must leave in the whole buffer, and in *loss, the sum over all workers;
+ *   4. the update from the summed gradient (plain SGD is then not fused into the product),
+ *      refused on every worker alike if the summed loss or gradient is not finite.
+ * Parameters stay identical on every worker as long as they start identical (gemmnet_mpi
+ * broadcasts them): every worker applies the same sum to the same values.
+ *
+ * gn_net_fit and gn_net_train split each global mini-batch of B samples (same shuffle on every
+ * worker, drawn from the network's RNG, which must therefore start equal on every worker:
+ * same seed, or see gn_net_rng) so that worker r takes samples [⌊B·r/P⌋, ⌊B·(r+1)/P⌋) of
+ * it: each worker reads only its share, and the batch is the same as on one worker. Without
+ * dropout, P workers compute the same steps as one worker up to the order of summation; with
+ * dropout, each worker draws its masks from a stream of its own, derived each step from the
+ * shared RNG and its rank (the shared RNG advances by one draw per step), so P = 1 and P > 1
+ * draw different masks. gn_net_fit tunes the backends for the local share, ⌈B/P⌉; it
+ * evaluates the validation set on every worker (the same parameters give the same values),
+ * and only worker 0 writes checkpoints; after its setup and after every epoch it calls agree
+ * (if set), so that an error on one worker (no memory, a checkpoint that could not be written)
+ * stops all of them with that error.
+ * In gn_net_train_step and gn_optimizer_step the caller passes its own share, and M comes
+ * from batch_total (or is P·m without it).
+ * gn_net_backprop is not affected: it gives this worker's own gradient, unscaled and
+ * unreduced, as gn_optimizer_apply (also unaffected) takes one.
+ *
+ * A hook's non-zero status fails the step with it (gn_net_last_error says which hook); a
+ * transport normally cannot recover from a failed collective, so treat it as fatal.
+ */
+
+/** A gradient reducer: the caller's communication for data-parallel training. */
+typedef struct gn_reducer {
+    size_t rank;    /**< this worker, in [0, workers) */
+    size_t workers; /**< P ≥ 1 */
+    /** Required. grads (n = gn_net_n_params floats, the gradient buffer) holds this worker's
+     *  part of the gradient and *loss its part of the batch-mean loss; on return both must
+     *  hold the sum over all workers, identical on every worker. Called last in every step,
+     *  also after reduce_layer, which it completes (e.g. waits for). */
+    gn_status (*reduce)(void *user, float *grads, size_t n, double *loss);
+    /** Optional. Layer l's part of the gradient, grads[offset, offset + n) (W^l then b^l),
+     *  is final: a reducer may start summing it, in place, while back-propagation goes on
+     *  below (it must not touch other parts of the buffer, which are still being written,
+     *  until reduce is called). */
+    gn_status (*reduce_layer)(void *user, size_t l, float *grads, size_t offset, size_t n);
+    /** Optional. *total := the sum over workers of m (a collective call in
+     *  gn_net_train_step and gn_optimizer_step, before back-propagation); without it,
+     *  total = P·m. Not called by gn_net_fit and gn_net_train, which know the batch. */
+    gn_status (*batch_total)(void *user, size_t m, size_t *total);
+    /** Optional. A collective agreement on a status: returns GN_OK if every worker passed
+     *  GN_OK, else the status of the lowest-ranked worker that did not, with its message
+     *  copied into msg (len bytes; on entry, this worker's own message). */
+    gn_status (*agree)(void *user, gn_status status, char *msg, size_t len);
+    void *user; /**< passed to every hook */
+} gn_reducer;
+
+/** Sets (a copy of) *r as net's reducer, or removes it (r NULL). The hooks and user must stay
+ *  valid while the network trains with them. The workspace does not change.
+ *  Returns GN_ERR_NULL (net, or r->reduce), GN_ERR_ARG (workers 0, rank ≥ workers).
+ *  Not thread-safe on one network. */
+GN_API gn_status gn_net_set_reducer(gn_net *net, const gn_reducer *r);
+
+/** net's reducer, or NULL if none is set (or net is NULL). The pointer stays valid until the
+ *  next gn_net_set_reducer or gn_net_free. */
+GN_API const gn_reducer *gn_net_reducer(const gn_net *net);
+
+/** The network's own random stream: it draws the initial parameters, the shuffles of
+ *  gn_net_fit and gn_net_train and the dropout masks, and checkpoints save it. Callers may
+ *  read, copy or overwrite the state (e.g. broadcast it so that every worker shuffles alike).
+ *  NULL for NULL. Not thread-safe on one network. */
+GN_API gn_rng *gn_net_rng(gn_net *net);
+
 /*==== Metrics ===============================================================================
  * Computed through inference (no dropout, scaling applied as the model says), max_batch
  * samples at a time, without allocation. X and Y as for gn_net_evaluate.

@@ -43,9 +43,42 @@ const float *gn__forward(gn_net *net, const float *X, size_t ldx, size_t m, bool
     return forward(net, X, ldx, false, m, training);
 }
 
-/* Forward pass, loss, and every Δ^l with its bias gradient; no weight products yet, so the
- * parameters are still those of the forward pass. Returns the summed loss. */
-static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t m)
+/* A data-parallel step's back-propagation (see gn_reducer): the weight gradient of each
+ * layer is formed as soon as its Δ is, as this worker's part of the mean over `total`
+ * samples, and handed to reduce_layer before the layers below are computed. */
+typedef struct reduced_pass {
+    const float *X;
+    size_t ldx, m, total;
+    gn_status status; /* of the first hook that failed */
+} reduced_pass;
+
+/* Layer l (0-based) is final: dW := (1/total) Δ · A_prevᵀ (NoTrans, Trans), db (the mean over
+ * this worker's m samples) rescaled to its part of the mean over total, then the hook. */
+static void finish_layer(gn_net *net, reduced_pass *rp, size_t l)
+{
+    const gn_layer *ly = &net->layers[l];
+    const float *prev = l > 0 ? net->acts[l - 1] : rp->X;
+    size_t ld_prev = l > 0 ? ly->n_in : rp->ldx;
+    gn__gemm(net->impl, ly->be[GN_PRODUCT_WEIGHT], GN_NOTRANS, GN_TRANS, ly->n_out, ly->n_in, rp->m,
+             1.0f / (float)rp->total, net->deltas[l], ly->n_out, prev, ld_prev, 0.0f,
+             net->grads + ly->w_off, ly->n_out);
+    if (rp->m != rp->total) {
+        float share = (float)((double)rp->m / (double)rp->total);
+        float *db = net->grads + ly->b_off;
+        for (size_t i = 0; i < ly->n_out; i++)
+            db[i] *= share;
+    }
+    const gn_reducer *r = &net->reducer;
+    if (rp->status == GN_OK && r->reduce_layer)
+        rp->status = r->reduce_layer(r->user, l + 1, net->grads, ly->w_off,
+                                     ly->b_off + ly->n_out - ly->w_off);
+}
+
+/* Forward pass, loss, and every Δ^l with its bias gradient. Without rp, no weight products
+ * yet, so the parameters are still those of the forward pass; with rp, each layer's weight
+ * gradient follows its Δ (finish_layer). Returns the summed loss. */
+static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t m,
+                     reduced_pass *rp)
 {
     size_t L = net->n_layers;
     const float *out = gn__forward(net, X, ldx, m, true);
@@ -61,6 +94,8 @@ static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, si
     for (size_t l = L - 1; l > 0; l--) {
         const gn_layer *ly = &net->layers[l];
         gn_layer *below = &net->layers[l - 1];
+        if (rp)
+            finish_layer(net, rp, l);
         /* Δ_below := Wᵀ · Δ  (Trans, NoTrans), then ⊙ σ'(Z_below) with db in the same pass */
         gn__gemm(net->impl, ly->be[GN_PRODUCT_DELTA], GN_TRANS, GN_NOTRANS, ly->n_in, m, ly->n_out,
                  1.0f, net->params + ly->w_off, ly->n_out, net->deltas[l], ly->n_out, 0.0f,
@@ -71,6 +106,8 @@ static double deltas(gn_net *net, const float *X, size_t ldx, const float *Y, si
             gn__act_backward(below->act, net->leaky_slope, net->deltas[l - 1], net->acts[l - 1],
                              ascale, net->grads + below->b_off, below->n_out, m);
     }
+    if (rp)
+        finish_layer(net, rp, 0);
     return loss;
 }
 
@@ -91,7 +128,7 @@ static void weight_products(gn_net *net, const float *X, size_t ldx, size_t m, f
 
 double gn__backprop(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy, size_t m)
 {
-    double loss = deltas(net, X, ldx, Y, ldy, m);
+    double loss = deltas(net, X, ldx, Y, ldy, m, NULL);
     /* dW := (1/m) Δ · A_prevᵀ */
     weight_products(net, X, ldx, m, 1.0f / (float)m, 0.0f, net->grads);
     return loss;
@@ -328,6 +365,78 @@ WIDEST_SIMD static bool update_stays_finite(const float *restrict p, const float
     return bad == 0;
 }
 
+gn_status gn__backprop_reduced(gn_net *net, const char *fn, const float *X, size_t ldx,
+                               const float *Y, size_t ldy, size_t m, size_t total, double *loss)
+{
+    const gn_reducer *r = &net->reducer;
+    gn_status st;
+    if (total == 0) { /* a step called directly: the global batch from every worker's share */
+        if (r->batch_total && (st = r->batch_total(r->user, m, &total)) != GN_OK)
+            return gn__fail(net, st, "%s: the reducer's batch_total failed: %s", fn,
+                            gn_strerror(st));
+        if (!r->batch_total && !mul_ok(m, r->workers, &total))
+            total = 0;
+        if (total < m || total == 0)
+            return gn__fail(net, GN_ERR_ARG,
+                            "%s: a global batch of %zu samples cannot hold this worker's %zu", fn,
+                            total, m);
+    }
+    /* With dropout on several workers, each draws its masks from a stream of its own, seeded
+     * from one draw of the shared RNG and the rank: the shared RNG advances alike everywhere. */
+    bool own_stream = net->dropout > 0.0f && r->workers > 1;
+    gn_rng shared = net->rng;
+    if (own_stream)
+        gn_rng_seed(&net->rng, gn_rng_next(&shared) ^ (0x9e3779b97f4a7c15u * (r->rank + 1)));
+    reduced_pass rp = {X, ldx, m, total, GN_OK};
+    double sum = 0.0;
+    if (m > 0) {
+        sum = deltas(net, X, ldx, Y, ldy, m, &rp);
+    } else { /* an empty share still takes part in every reduction */
+        memset(net->grads, 0, net->n_params * sizeof *net->grads);
+        for (size_t l = net->n_layers; l > 0 && r->reduce_layer && rp.status == GN_OK; l--) {
+            const gn_layer *ly = &net->layers[l - 1];
+            rp.status = r->reduce_layer(r->user, l, net->grads, ly->w_off,
+                                        ly->b_off + ly->n_out - ly->w_off);
+        }
+    }
+    if (own_stream)
+        net->rng = shared;
+    if (rp.status != GN_OK)
+        return gn__fail(net, rp.status, "%s: the reducer's reduce_layer failed: %s", fn,
+                        gn_strerror(rp.status));
+    double part = sum / (double)total;
+    if ((st = r->reduce(r->user, net->grads, net->n_params, &part)) != GN_OK)
+        return gn__fail(net, st, "%s: the reducer's reduce failed: %s", fn, gn_strerror(st));
+    *loss = part;
+    if (!isfinite(part))
+        return gn__fail(net, GN_ERR_NONFINITE,
+                        "%s: the batch loss summed over the workers is not finite; parameters "
+                        "unchanged",
+                        fn);
+    return GN_OK;
+}
+
+/* gn__sgd_step with a reducer: the summed gradient is formed, checked, then applied. */
+static gn_status reduced_sgd_step(gn_net *net, const float *X, size_t ldx, const float *Y,
+                                  size_t ldy, size_t m, size_t total, float eta, double *loss)
+{
+    double mean = NAN;
+    gn_status st = gn__backprop_reduced(net, "gn_net_train_step", X, ldx, Y, ldy, m, total, &mean);
+    if (loss)
+        *loss = mean;
+    if (st != GN_OK)
+        return st;
+    if (!gn__all_finite(net->grads, net->n_params))
+        return gn__fail(net, GN_ERR_NONFINITE,
+                        "gn_net_train_step: the summed gradient is not finite; parameters "
+                        "unchanged");
+    if (!update_stays_finite(net->params, net->grads, eta, net->n_params))
+        return gn__fail(net, GN_ERR_NONFINITE,
+                        "gn_net_train_step: the update would overflow; parameters unchanged");
+    sgd_update(net->params, net->grads, eta, net->n_params);
+    return GN_OK;
+}
+
 gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
                             size_t m, float eta, double *loss)
 {
@@ -338,13 +447,15 @@ gn_status gn_net_train_step(gn_net *net, const float *X, size_t ldx, const float
         return st;
     gn__autotune(net, m, false);
     gn__prepare(net, &X, &ldx, &Y, &ldy, m);
-    return gn__sgd_step(net, X, ldx, Y, ldy, m, eta, loss);
+    return gn__sgd_step(net, X, ldx, Y, ldy, m, 0, eta, loss);
 }
 
 gn_status gn__sgd_step(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
-                       size_t m, float eta, double *loss)
+                       size_t m, size_t total, float eta, double *loss)
 {
-    double mean = deltas(net, X, ldx, Y, ldy, m) / (double)m;
+    if (net->has_reducer)
+        return reduced_sgd_step(net, X, ldx, Y, ldy, m, total, eta, loss);
+    double mean = deltas(net, X, ldx, Y, ldy, m, NULL) / (double)m;
     if (loss)
         *loss = mean;
     if (!isfinite(mean))

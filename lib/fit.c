@@ -154,25 +154,29 @@ static gn_status run_epoch(gn_net *net, const gn_dataset *train, const gn_fit_op
     size_t n = train->n, n_batches = (n + o->batch - 1) / o->batch;
     *loss_sum = 0.0;
     for (size_t b = 0; b < n_batches; b++) {
-        size_t j0 = b * o->batch, m = n - j0 < o->batch ? n - j0 : o->batch;
-        if (m > net->max_batch) /* on_batch shrank the workspace */
+        size_t j0 = b * o->batch, m = n - j0 < o->batch ? n - j0 : o->batch, lo, hi;
+        gn__shard(net, m, &lo, &hi);  /* this worker's part of the batch (all of it alone) */
+        if (hi - lo > net->max_batch) /* on_batch shrank the workspace */
             return gn__fail(net, GN_ERR_BATCH,
                             "gn_net_fit: batch %zu exceeds the workspace of %zu (did a "
                             "callback call gn_net_reserve?)",
-                            m, net->max_batch);
-        if (o->shuffle) {
+                            hi - lo, net->max_batch);
+        if (hi == lo) {
+            /* an empty share (fewer samples than workers) gathers nothing */
+        } else if (o->shuffle) {
             gn__gather_layout(net, train->layout, train->X, train->ldx, train->Y, train->ldy,
-                              fs->perm + j0, m);
-        } else { /* sample j0 is j0 strides further on, whatever the layout */
+                              fs->perm + j0 + lo, hi - lo);
+        } else { /* sample j is j strides further on, whatever the layout */
             size_t xf, xs, yf, ys;
             gn__strides(train->layout, train->ldx, &xf, &xs);
             gn__strides(train->layout, train->ldy, &yf, &ys);
-            gn__gather_layout(net, train->layout, train->X + j0 * xs, train->ldx,
-                              train->Y + j0 * ys, train->ldy, NULL, m);
+            gn__gather_layout(net, train->layout, train->X + (j0 + lo) * xs, train->ldx,
+                              train->Y + (j0 + lo) * ys, train->ldy, NULL, hi - lo);
         }
         double loss = 0.0;
-        gn_status st = gn__optimizer_step_prepared(fs->opt, net, net->xbuf, gn_net_n_inputs(net),
-                                                   net->ybuf, gn_net_n_outputs(net), m, &loss);
+        gn_status st =
+            gn__optimizer_step_prepared(fs->opt, net, net->xbuf, gn_net_n_inputs(net), net->ybuf,
+                                        gn_net_n_outputs(net), hi - lo, m, &loss);
         if (st == GN_ERR_NONFINITE) /* the data is finite (check_data): training diverged */
             return gn__fail(net, GN_ERR_DIVERGED,
                             "gn_net_fit: the loss or a gradient became non-finite in epoch %zu, "
@@ -233,8 +237,11 @@ static gn_status setup(gn_net *net, const gn_dataset *train, const gn_dataset *v
         st = gn_net_reserve(net, o->batch);
     if (st == GN_OK)
         st = gn_net_set_dropout(net, o->dropout);
-    if (st == GN_OK)
-        gn__autotune(net, o->batch, true);
+    if (st == GN_OK) { /* for the share of the batch this worker computes */
+        size_t lo, hi;
+        gn__shard(net, o->batch, &lo, &hi);
+        gn__autotune(net, hi - lo > 0 ? hi - lo : 1, true);
+    }
     if (st != GN_OK) {
         gn__free(in);
         gn__free(out_s);
@@ -282,17 +289,19 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
         st = check_data(net, train, "training");
     if (st == GN_OK && val)
         st = check_data(net, val, "validation");
-    if (st != GN_OK)
-        return st;
     gn_optimizer_config base = o->opt;
     if (o->optimizer)
         gn_optimizer_get_config(o->optimizer, &base);
-    if (o->schedule == GN_SCHEDULE_COSINE && o->min_lr > base.lr)
-        return gn__fail(net, GN_ERR_ARG, "gn_net_fit: cosine schedule: min_lr %g exceeds lr %g",
-                        (double)o->min_lr, (double)base.lr);
+    if (st == GN_OK && o->schedule == GN_SCHEDULE_COSINE && o->min_lr > base.lr)
+        st = gn__fail(net, GN_ERR_ARG, "gn_net_fit: cosine schedule: min_lr %g exceeds lr %g",
+                      (double)o->min_lr, (double)base.lr);
 
     fit_state fs = {0};
-    st = setup(net, train, val, o, &fs);
+    if (st == GN_OK)
+        st = setup(net, train, val, o, &fs);
+    /* Data-parallel: every worker starts only if all could (and so stops with the first
+     * worker's error otherwise). */
+    st = gn__agree(net, "gn_net_fit", st);
     gn_optimizer_config oc = {0};
     if (st == GN_OK)
         gn_optimizer_get_config(fs.opt, &oc);
@@ -358,8 +367,10 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
         else if (o->patience && since_best >= o->patience)
             res.stopped_early = 1;
         bool last = res.stopped_early || epoch == o->epochs;
-        if (o->checkpoint_path && (last || epoch % o->checkpoint_every == 0))
+        bool writer = !net->has_reducer || net->reducer.rank == 0; /* one copy of the model */
+        if (o->checkpoint_path && writer && (last || epoch % o->checkpoint_every == 0))
             st = write_checkpoint(net, o, &fs, &res);
+        st = gn__agree(net, "gn_net_fit", st); /* a failed write stops every worker */
         if (last)
             break;
     }

@@ -252,6 +252,8 @@ struct gn_net {
     float *out_scale; /* 3·n_L floats: mean, 1/std, std; NULL without output scaling */
 
     gn_rng rng;
+    gn_reducer reducer; /* data-parallel training, if has_reducer */
+    bool has_reducer;
     char err[256];
 };
 
@@ -313,9 +315,26 @@ const float *gn__infer_chunk_layout(gn_net *net, gn_layout layout, const float *
 /* Maps network outputs back to raw units in place (output scaling), n_L × m, ld = ld. */
 void gn__unscale_outputs(const gn_net *net, float *A, size_t ld, size_t m);
 
-/* The fused-or-checked SGD step on prepared inputs (the body of gn_net_train_step). */
+/* The fused-or-checked SGD step on prepared inputs (the body of gn_net_train_step). With a
+ * reducer, m is this worker's share of a global batch of total samples (0: unknown, ask the
+ * reducer), and the summed gradient is applied. */
 gn_status gn__sgd_step(gn_net *net, const float *X, size_t ldx, const float *Y, size_t ldy,
-                       size_t m, float eta, double *loss);
+                       size_t m, size_t total, float eta, double *loss);
+
+/* Steps 1–3 of a data-parallel step (see gn_reducer) on prepared inputs: this worker's m
+ * samples (m may be 0) as its part of the mean over total (0: ask batch_total), layers handed
+ * to reduce_layer as they are done, then reduce. *loss gets the summed batch-mean loss once
+ * reduce succeeded. GN_ERR_NONFINITE if it is not finite; a hook's status if one fails. */
+gn_status gn__backprop_reduced(gn_net *net, const char *fn, const float *X, size_t ldx,
+                               const float *Y, size_t ldy, size_t m, size_t total, double *loss);
+
+/* The share of a global batch of b samples that worker `rank` of `workers` takes:
+ * [*lo, *hi) with lo = ⌊b·rank/workers⌋ (reduce.c). */
+void gn__shard(const gn_net *net, size_t b, size_t *lo, size_t *hi);
+
+/* With a reducer: its agree hook on st (GN_OK passes through without one). A failure agreed
+ * from another worker is recorded for gn_net_last_error, naming fn. */
+gn_status gn__agree(gn_net *net, const char *fn, gn_status st);
 
 struct gn_optimizer {
     gn_optimizer_config cfg;
@@ -338,7 +357,8 @@ int gn__optimizer_vectors(gn_opt kind);
 
 /* gn_optimizer_step on inputs gn__prepare has already scaled (optim.c). */
 gn_status gn__optimizer_step_prepared(gn_optimizer *opt, gn_net *net, const float *X, size_t ldx,
-                                      const float *Y, size_t ldy, size_t m, double *loss);
+                                      const float *Y, size_t ldy, size_t m, size_t total,
+                                      double *loss);
 
 /* gn_net_evaluate without the argument checks, in chunks of chunk ≤ max_batch samples. The
  * chunk size fixes which sgemm shapes run, so the same chunk gives the same bits. */

@@ -258,17 +258,26 @@ static bool plain_sgd(const gn_optimizer_config *c)
 }
 
 gn_status gn__optimizer_step_prepared(gn_optimizer *opt, gn_net *net, const float *X, size_t ldx,
-                                      const float *Y, size_t ldy, size_t m, double *loss)
+                                      const float *Y, size_t ldy, size_t m, size_t total,
+                                      double *loss)
 {
     if (net->n_params != opt->n_params)
         return gn__fail(net, GN_ERR_DIM,
                         "gn_optimizer_step: the optimizer is for %zu parameters, the net has %zu",
                         opt->n_params, net->n_params);
     if (plain_sgd(&opt->cfg)) {
-        gn_status st = gn__sgd_step(net, X, ldx, Y, ldy, m, opt->lr, loss);
+        gn_status st = gn__sgd_step(net, X, ldx, Y, ldy, m, total, opt->lr, loss);
         if (st == GN_OK)
             opt->t++;
         return st;
+    }
+    if (net->has_reducer) {
+        double mean = NAN;
+        gn_status st =
+            gn__backprop_reduced(net, "gn_optimizer_step", X, ldx, Y, ldy, m, total, &mean);
+        if (loss)
+            *loss = mean;
+        return st == GN_OK ? gn_optimizer_apply(opt, net) : st;
     }
     double mean = gn__backprop(net, X, ldx, Y, ldy, m) / (double)m;
     if (loss)
@@ -289,5 +298,5 @@ gn_status gn_optimizer_step(gn_optimizer *opt, gn_net *net, const float *X, size
         return gn__fail(net, GN_ERR_NULL, "gn_optimizer_step: opt is NULL");
     gn__autotune(net, m, false);
     gn__prepare(net, &X, &ldx, &Y, &ldy, m);
-    return gn__optimizer_step_prepared(opt, net, X, ldx, Y, ldy, m, loss);
+    return gn__optimizer_step_prepared(opt, net, X, ldx, Y, ldy, m, 0, loss);
 }

@@ -42,7 +42,9 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
             opt->batch, net->max_batch);
     if ((st = gn__check_eta(net, "gn_net_train", opt->eta)) != GN_OK)
         return st;
-    gn__autotune(net, opt->batch, true);
+    size_t lo, hi;
+    gn__shard(net, opt->batch, &lo, &hi);
+    gn__autotune(net, hi - lo > 0 ? hi - lo : 1, true);
     size_t bytes;
     size_t *perm = mul_ok(n, sizeof *perm, &bytes) ? malloc(bytes) : NULL;
     if (!perm)
@@ -61,18 +63,19 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
             gn__shuffle(&net->rng, perm, n);
         double t0 = gn__now_seconds(), loss_sum = 0.0;
         for (size_t j0 = 0; j0 < n && st == GN_OK; j0 += opt->batch) {
-            size_t m = n - j0 < opt->batch ? n - j0 : opt->batch;
+            size_t m = n - j0 < opt->batch ? n - j0 : opt->batch, lo, hi;
+            gn__shard(net, m, &lo, &hi); /* this worker's part of the batch (all of it alone) */
             double loss = 0.0;
-            const float *Xb = X + j0 * ldx, *Yb = Y + j0 * ldy;
+            const float *Xb = X + (j0 + lo) * ldx, *Yb = Y + (j0 + lo) * ldy;
             size_t ldxb = ldx, ldyb = ldy;
             if (opt->shuffle) {
-                gn__gather(net, X, ldx, Y, ldy, perm + j0, m);
+                gn__gather(net, X, ldx, Y, ldy, perm + j0 + lo, hi - lo);
                 Xb = net->xbuf, ldxb = gn_net_n_inputs(net);
                 Yb = net->ybuf, ldyb = gn_net_n_outputs(net);
-            } else {
-                gn__prepare(net, &Xb, &ldxb, &Yb, &ldyb, m);
+            } else if (hi > lo) {
+                gn__prepare(net, &Xb, &ldxb, &Yb, &ldyb, hi - lo);
             }
-            st = gn__sgd_step(net, Xb, ldxb, Yb, ldyb, m, opt->eta, &loss);
+            st = gn__sgd_step(net, Xb, ldxb, Yb, ldyb, hi - lo, m, opt->eta, &loss);
             if (st == GN_OK)
                 loss_sum += loss * (double)m;
         }
