@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L /* access, getline, clock_gettime, isatty */
 #include <gemmnet.h>
 
+#include "cli_mpi.h"
 #include "export_c.h"
 
 #include <errno.h>
@@ -167,13 +168,20 @@ static const char *const train_text[] = {
     "                       fastest, measured before the first epoch); see 'gemmnet info'\n"
     "  -q, --quiet          print only the final line\n"
     "  -h, --help           print this help\n"
+    "data-parallel (under mpirun -np P; see docs/scaling.md):\n"
+    "  --reduction NAME     how the ranks sum their gradients: ordered (the same bits in\n"
+    "                       every run)|allreduce (one MPI_Allreduce)|overlap (one\n"
+    "                       MPI_Iallreduce per layer, during back-propagation); default\n"
+    "                       ordered. --batch is the global batch, split among the ranks;\n"
+    "                       rank 0 prints and saves; --threads defaults to the cores per rank\n"
     "\n"
     "Prints a line per epoch,\n"
     "  epoch 3/10 train_loss=... [val_loss=... val_accuracy=...] lr=... seconds=...\n"
     "with a progress bar on stderr when it is a terminal, then test_loss and load_seconds\n"
     "(the data loading time), and finally\n"
     "  test_accuracy=... train_seconds=... samples_per_s=... epochs=...\n"
-    "or with --regression test_mse=... test_r2=... and the same three timing fields.\n"
+    "or with --regression test_mse=... test_r2=... and the same three timing fields; under\n"
+    "mpirun, ranks=P follows and samples_per_s counts the samples of all ranks.\n"
     "train_seconds counts the training steps only (no loading, no evaluation); epochs is the\n"
     "number of epochs run.\n",
     NULL,
@@ -300,6 +308,13 @@ static const name_value backends[] = {
     {"libxsmm", GN_BACKEND_LIBXSMM},
     {NULL, 0},
 };
+/* gn_mpi_reduction's values (gemmnet_mpi.h) */
+static const name_value reductions[] = {
+    {"ordered", 0},
+    {"allreduce", 1},
+    {"overlap", 2},
+    {NULL, 0},
+};
 static const name_value optimizers[] = {
     {"sgd", GN_OPT_SGD},
     {"momentum", GN_OPT_MOMENTUM},
@@ -331,14 +346,24 @@ static const char *name_of(const name_value *table, int value)
  * the checks below reject all of that, so "--epochs 1O" or "--lr ''" never pass silently.
  */
 
+/* Under mpirun: this rank (−1 when not data-parallel), and whether its messages are left to
+ * rank 0 (once training has started, every rank fails alike). */
+static int msg_rank = -1, msg_muted;
+/* The last message, for the ranks' agreement before training. */
+static char last_msg[8192];
+
 void errmsg(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("gemmnet: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
+    vsnprintf(last_msg, sizeof last_msg, fmt, ap);
     va_end(ap);
+    if (msg_muted)
+        return;
+    if (msg_rank >= 0)
+        fprintf(stderr, "gemmnet[rank %d]: %s\n", msg_rank, last_msg);
+    else
+        fprintf(stderr, "gemmnet: %s\n", last_msg);
 }
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
@@ -565,6 +590,7 @@ typedef enum opt_id {
     O_EVERY,
     O_THREADS,
     O_BACKEND,
+    O_REDUCTION,
     O_QUIET,
     O_HELP,
     O_COUNT
@@ -587,7 +613,8 @@ typedef struct cli_args {
     size_t sizes[GN_MAX_SIZES];
     size_t n_sizes; /* 0: derived from the data */
     int act, out, loss, init, impl, opt, schedule;
-    int backend; /* with user[O_BACKEND]; else the library's default (GN_BACKEND, auto) */
+    int backend;   /* with user[O_BACKEND]; else the library's default (GN_BACKEND, auto) */
+    int reduction; /* under mpirun: how gradients are summed (gn_mpi_reduction) */
     double lr, momentum, weight_decay, clip, l2, gamma, min_lr, dropout;
     long epochs, batch, patience, step_epochs, every, threads, checkpoint_every, stop_after;
     int confusion, labels, quiet;
@@ -669,6 +696,7 @@ static const option options[] = {
     {"--every", NULL, O_EVERY, TRAIN, V_LONG, AT(every), NULL, 1, MAX_EPOCHS, 0},
     {"--threads", NULL, O_THREADS, CMD_ALL, V_LONG, AT(threads), NULL, 1, MAX_THREADS, 0},
     {"--backend", NULL, O_BACKEND, CMD_ALL, V_NAME, AT(backend), backends, 0, 0, 0},
+    {"--reduction", NULL, O_REDUCTION, TRAIN, V_NAME, AT(reduction), reductions, 0, 0, 0},
     {"--quiet", "-q", O_QUIET, TRAIN, V_FLAG, AT(quiet), NULL, 0, 0, 0},
     {"--help", "-h", O_HELP, CMD_ALL, V_FLAG, 0, NULL, 0, 0, 0},
 };
@@ -2106,15 +2134,34 @@ static int cmd_train(int argc, char **argv)
     int rc = parse_command(CMD_TRAIN, "train", train_text, argc, argv, &a);
     if (rc >= 0)
         return rc;
+    /* Under mpirun: data-parallel, every rank running this same command. Rank 0 alone
+     * prints; every rank reads its data, and the ranks agree before training starts. */
+    cli_par par = {0, 0, 1, 1, 0, NULL};
+    if (par_launched()) {
+        if ((rc = par_start(&par, a.reduction)))
+            return rc;
+        if (par.ranks > 1)
+            msg_rank = par.rank;
+        if (par.rank != 0 && !freopen("/dev/null", "w", stdout))
+            a.quiet = 1;
+        if (!a.user[O_THREADS]) { /* the cores shared among the ranks on this host */
+            long cores = sysconf(_SC_NPROCESSORS_ONLN);
+            long per = cores > 0 ? cores / par.local_ranks : 1;
+            a.threads = per > 0 ? per : 1;
+        }
+    } else if (a.user[O_REDUCTION]) {
+        errmsg("--reduction applies to data-parallel training: run gemmnet train under "
+               "mpirun -np P");
+        return EXIT_USAGE;
+    }
     resumed rs = {0};
     dset all = {0}, train = {0}, val = {0}, test = {0};
     gn_net *net = NULL;
     gn_optimizer *opt = NULL;
     char *meta = NULL;
-    if (a.resume && (rc = resume_args(&a, argc, argv, &rs)) >= 0) {
-        resumed_free(&rs);
-        return rc;
-    }
+    int fatal = 0;
+    if (a.resume && (rc = resume_args(&a, argc, argv, &rs)) >= 0)
+        goto done;
     rc = 0;
 
     /* Where the data comes from, and what kind it is. */
@@ -2344,11 +2391,14 @@ static int cmd_train(int argc, char **argv)
         printf("net ");
         print_sizes(stdout, a.sizes, a.n_sizes);
         printf(" act=%s out=%s loss=%s init=%s seed=%llu standardize=%s impl=%s threads=%d "
-               "backend=%s\n",
+               "backend=%s",
                name_of(hidden_acts, a.act), name_of(output_acts, (int)cfg.output_act),
                name_of(losses, a.loss), name_of(inits, a.init), (unsigned long long)a.seed,
                a.standardize ? "yes" : "no", name_of(impls, a.impl), gn_get_threads(),
                gn_backend_name(gn_net_backend(net)));
+        if (par.active)
+            printf(" ranks=%d reduction=%s", par.ranks, name_of(reductions, a.reduction));
+        printf("\n");
         printf("train opt=%s lr=%g schedule=%s epochs=%zu batch=%zu", name_of(optimizers, oc->kind),
                (double)oc->lr, name_of(schedules, a.schedule), fit.epochs, fit.batch);
         if (fit.dropout > 0.0f)
@@ -2358,6 +2408,12 @@ static int cmd_train(int argc, char **argv)
         printf("\n");
         fflush(stdout);
     }
+
+    /* Every rank could read its data and build its network: from here on the ranks work in
+     * step (their errors are agreed), so rank 0 alone reports. */
+    if ((rc = par_agree(&par, 0, NULL)) || (rc = par_attach(&par, net)))
+        goto done;
+    msg_muted = par.rank != 0;
 
     progress pr = {.quiet = a.quiet,
                    .regression = a.regression,
@@ -2371,6 +2427,8 @@ static int cmd_train(int argc, char **argv)
     gn_fit_result res;
     st = gn_net_fit(net, train.ds, val.ds, &fit, &res);
     flush_epoch_line(&pr); /* the last epoch run, if --every skipped it */
+    /* a failed collective leaves the ranks out of step: nothing to do but stop them all */
+    fatal = par.active && st != GN_OK && strstr(gn_net_last_error(net), "the reducer's");
     if (st == GN_ERR_DIVERGED) {
         errmsg("%s", gn_net_last_error(net));
         /* The diverged weights are never saved: FILE keeps what it had, or this run's last
@@ -2392,6 +2450,8 @@ static int cmd_train(int argc, char **argv)
         rc = net_failed(net, st);
         goto done;
     }
+    if (par.rank != 0) /* the model is rank 0's to save, test and report */
+        goto done;
     /* gn_net_fit's checkpoint after the last epoch holds that epoch's weights; if it then
      * restored a better epoch's, the file gets those, so that eval and predict see the model
      * this run reports on. */
@@ -2431,11 +2491,17 @@ static int cmd_train(int argc, char **argv)
         printf("test_mse=%.6g test_r2=%.4f", s.mse, s.r2);
     else
         printf("test_accuracy=%.4f", s.accuracy);
-    printf(" train_seconds=%.4g samples_per_s=%.0f epochs=%zu\n", res.train_seconds, rate,
+    printf(" train_seconds=%.4g samples_per_s=%.0f epochs=%zu", res.train_seconds, rate,
            res.epochs);
+    if (par.active)
+        printf(" ranks=%d", par.ranks);
+    printf("\n");
     rc = fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
 
 done:
+    /* a rank that failed before training makes every rank stop (if not agreed already) */
+    rc = par_agree(&par, rc, last_msg);
+    par_finish(&par, net, fatal ? EXIT_RUNTIME : 0);
     gn_net_free(net);
     gn_optimizer_free(opt);
     free(meta);
