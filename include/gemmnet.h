@@ -1160,7 +1160,9 @@ GN_API gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_datas
  * gn_net_train_step, gn_optimizer_step, gn_net_fit and gn_net_train — runs:
  *   1. back-propagation of this worker's m samples, scaled so that the gradient buffer holds
  *      this worker's part of the global batch-mean gradient, (1/M)·Σ over its own samples,
- *      where M is the global batch size (the sum of every worker's m; m may be 0);
+ *      where M is the global batch size (the sum of every worker's m; in gn_net_fit and
+ *      gn_net_train a worker's m is 0 when a batch has fewer samples than there are
+ *      workers, and it still takes part in every hook; direct steps need m ≥ 1);
  *   2. reduce_layer (if set) for l = L, L−1, …, 1, each as soon as layer l's gradient is
  *      final and before the products of the layers below run, so that summing it can overlap
  *      the rest of back-propagation;
