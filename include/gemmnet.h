@@ -1183,7 +1183,9 @@ GN_API gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_datas
  * evaluates the validation set on every worker (the same parameters give the same values),
  * and only worker 0 writes checkpoints; after its setup and after every epoch it calls agree
  * (if set), so that an error on one worker (no memory, a checkpoint that could not be written)
- * stops all of them with that error.
+ * stops all of them with that error. Callbacks run on every worker and see the same
+ * values; one that stops training (on_epoch) must decide alike on every worker, since a
+ * worker that stops alone leaves the others waiting in their next reduction.
  * In gn_net_train_step and gn_optimizer_step the caller passes its own share, and M comes
  * from batch_total (or is P·m without it).
  * gn_net_backprop is not affected: it gives this worker's own gradient, unscaled and
