@@ -21,10 +21,10 @@
 #ifdef GN_HAVE_LIBXSMM
 #include "internal.h"
 
+#include <immintrin.h>
 #include <libxsmm.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <xmmintrin.h>
 
 /* Block sizes (floats), measured on Zen 4 (32 KiB L1d, 1 MiB L2) against other choices. The
  * packed block of A, MC × KC = 64 KiB, is the most the stack may hold; the kernel re-reads it
@@ -70,7 +70,20 @@ static libxsmm_smmfunction dispatch(size_t m, size_t n, size_t k, size_t lda, si
 }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static bool usable;
+static bool usable, avx_kernels;
+
+/* libxsmm's kernels return with the upper halves of the vector registers still in use (no
+ * VZEROUPPER: XGETBV(1) shows the AVX and AVX-512 state set after every call). Until that is
+ * cleared, each legacy-SSE instruction the caller runs next pays for it: the sigmoid, loss and
+ * σ' passes of a nielsen training step took 2.5 to 5 times as long after libxsmm products as
+ * after OpenBLAS ones (whose kernels end with VZEROUPPER), a fifth of the step's time on Zen 4.
+ * So each thread clears the state once its share of a product is done (the opmask and
+ * zmm16–31 state that VZEROUPPER leaves measured harmless). */
+#if defined(__GNUC__)
+__attribute__((target("avx"))) static void clear_upper(void) { _mm256_zeroupper(); }
+#else
+static void clear_upper(void) {}
+#endif
 
 /* libxsmm_init, then one 3 × 2 × 2 kernel with a known answer: a missing JIT (a CPU without
  * AVX, LIBXSMM_TARGET=generic) shows as a NULL kernel, a broken one as a wrong result. */
@@ -83,7 +96,10 @@ static void init(void)
     const float A[6] = {1, 2, 3, 4, 5, 6}, B[4] = {1, 0, 1, 1}; /* A 3×2, B 2×2 */
     float C[6] = {-1, -1, -1, -1, -1, -1};
     const float want[6] = {1, 2, 3, 5, 7, 9};
+    avx_kernels = libxsmm_get_target_archid() >= LIBXSMM_X86_AVX;
     f(A, B, C);
+    if (avx_kernels)
+        clear_upper();
     usable = memcmp(C, want, sizeof C) == 0;
 }
 
@@ -274,17 +290,18 @@ static void gemm_serial(const job *g)
     size_t mk = g->k <= SIZE_MAX / g->m ? g->m * g->k : SIZE_MAX;
     bool small = mk <= XSMM_DIRECT_SMALL ||
                  (mk <= XSMM_DIRECT_MK && g->m <= XSMM_DIRECT_M && g->k <= XSMM_DIRECT_K);
-    if (small && g->ta == GN_NOTRANS && g->alpha == 1.0f && (g->beta == 0.0f || g->beta == 1.0f)) {
-        libxsmm_smmfunction f =
-            dispatch(g->m, g->n, g->k, g->lda, g->ldb, g->ldc, g->tb == GN_TRANS, g->beta == 0.0f);
-        if (f) {
-            f(g->A, g->B, g->C);
-            return;
-        }
+    libxsmm_smmfunction f = NULL;
+    if (small && g->ta == GN_NOTRANS && g->alpha == 1.0f && (g->beta == 0.0f || g->beta == 1.0f))
+        f = dispatch(g->m, g->n, g->k, g->lda, g->ldb, g->ldc, g->tb == GN_TRANS, g->beta == 0.0f);
+    if (f) {
+        f(g->A, g->B, g->C);
+    } else {
+        kernels ks;
+        plan_kernels(g, &ks);
+        gemm_blocked(g, &ks);
     }
-    kernels ks;
-    plan_kernels(g, &ks);
-    gemm_blocked(g, &ks);
+    if (avx_kernels)
+        clear_upper();
 }
 
 /* Tile t of a tm × tn grid over C: rows split on multiples of 16 (whole vectors for the
