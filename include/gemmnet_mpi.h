@@ -20,7 +20,10 @@
  * Errors: the functions return gn_status and never abort. An MPI call that fails is reported
  * as GN_ERR_IO with MPI's message (the library's communicator is set to MPI_ERRORS_RETURN);
  * after such a failure the ranks may no longer be matched in their collective calls, so the
- * caller should treat it as fatal (e.g. MPI_Abort). Thread safety: the functions marked
+ * caller should treat it as fatal (e.g. MPI_Abort). In a training step the failure reaches the
+ * caller as the step's GN_ERR_IO, gn_net_last_error naming the hook (MPI's text is not kept
+ * there). Buffers longer than 2^28 floats go through the collectives in chunks, since MPI
+ * counts are int; the results are the same as in one piece. Thread safety: the functions marked
  * collective must be called by every rank of the communicator, in the same order; one gn_mpi
  * must not be used by two threads at once. MPI must be initialised (any thread level).
  */
@@ -64,15 +67,17 @@ typedef struct gn_mpi gn_mpi;
 /** The name of a reduction ("ordered", "allreduce", "overlap"), or "unknown". Thread-safe. */
 GN_API const char *gn_mpi_reduction_name(gn_mpi_reduction how);
 
-/** Parses a reduction name as printed by gn_mpi_reduction_name into *out.
+/** Parses a reduction name as printed by gn_mpi_reduction_name (in any case) into *out.
  *  Returns GN_ERR_NULL, GN_ERR_ARG (not a reduction name). Thread-safe. */
 GN_API gn_status gn_mpi_reduction_parse(const char *name, gn_mpi_reduction *out);
 
 /** Collective over comm. Creates a context on a duplicate of comm (MPI_Comm_dup), so that
  *  its traffic never mixes with the caller's. On failure *out is NULL and err (if not NULL)
- *  gets a message of at most errlen bytes.
- *  Returns GN_ERR_NULL (out), GN_ERR_ARG (unknown reduction, MPI not initialised, comm is
- *  MPI_COMM_NULL), GN_ERR_NOMEM, GN_ERR_IO (an MPI call failed). */
+ *  gets a message of at most errlen bytes. Every rank must ask for the same reduction.
+ *  Returns GN_ERR_NULL (out), GN_ERR_ARG (MPI not initialised, comm is MPI_COMM_NULL: at once,
+ *  without communicating; an unknown reduction on any rank, or different reductions on
+ *  different ranks: on every rank), GN_ERR_NOMEM (on every rank, if any rank ran out),
+ *  GN_ERR_IO (an MPI call failed). */
 GN_API gn_status gn_mpi_create(gn_mpi **out, MPI_Comm comm, gn_mpi_reduction how, char *err,
                                size_t errlen);
 
@@ -94,16 +99,19 @@ GN_API gn_mpi_reduction gn_mpi_reduction_of(const gn_mpi *mpi);
  *  2. broadcasts from rank 0 the parameters, the input and output scaling (set or removed to
  *     match) and the network's RNG state (gn_net_rng), so that every rank starts from the
  *     same model and draws the same shuffles;
- *  3. allocates the reduction buffers for net's size and sets net's reducer (rank, P, and
- *     the hooks of the context's reduction), replacing any reducer it had.
+ *  3. allocates the reduction buffers for net's size (GN_MPI_ORDERED with P > 1: about
+ *     gn_net_n_params floats; GN_MPI_OVERLAP: one request per layer) and sets net's reducer
+ *     (rank, P, and the hooks of the context's reduction), replacing any reducer it had.
  *  One context serves one network at a time: attaching another network detaches the first
- *  one's hooks from this context's buffers (that network must not train until attached
- *  again). The context must outlive the training. Optimizer state is not broadcast: create
- *  optimizers after attaching (their state starts at zero on every rank), or load the same
- *  checkpoint on every rank.
+ *  one's hooks from this context's buffers (that network's training steps then fail with
+ *  GN_ERR_ARG on every rank alike until it is attached again). The context must outlive the
+ *  training. Optimizer state is not broadcast: create optimizers after attaching (their
+ *  state starts at zero on every rank), or load the same checkpoint on every rank.
  *  Returns GN_ERR_NULL, GN_ERR_DIM, GN_ERR_NOMEM, GN_ERR_IO (an MPI call failed); the status
  *  is the same on every rank (a rank that failed alone makes the others fail too, with
- *  its message in err). */
+ *  its message in err). On failure the parameters, RNG, reducer and the context's previous
+ *  attachment are unchanged; a failure while the ranks take rank 0's scaling may leave
+ *  some of them with it already set. */
 GN_API gn_status gn_mpi_attach(gn_mpi *mpi, gn_net *net, char *err, size_t errlen);
 
 /** Collective. Agreement on a status, as gn_reducer.agree: returns GN_OK if every rank passed

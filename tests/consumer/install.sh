@@ -9,6 +9,8 @@
 #       C99, consumer.c linked dynamically and statically, and run
 #   install.sh cxx BUILD_ROOT SOURCE_ROOT PREFIX VERSION SOVERSION
 #       consumer.cpp as C++11 against the installed header and shared library, and run
+# When the build has gemmnet_mpi (meson feature 'mpi'; read from BUILD_ROOT's introspection
+# data), mode c checks its files, symbols, header and pkg-config file the same way.
 #
 # Environment: CC and CXX (compiler commands, may contain words such as "ccache cc"),
 # MESON (the meson command), GEMMNET_KEEP_TMP=1 keeps the temporary directory.
@@ -51,6 +53,13 @@ root=$stage$prefix
 pcs=$(find "$stage" -name gemmnet.pc)
 [ "$(printf '%s\n' "$pcs" | grep -c .)" = 1 ] || fail "expected one gemmnet.pc, found: '$pcs'"
 pcdir=$(dirname "$pcs")
+# gemmnet_mpi is built (and so must be installed) when meson configured the feature 'mpi'.
+targets=$build/meson-info/intro-targets.json
+[ -f "$targets" ] || fail "no $targets: is $build a meson build directory?"
+has_mpi=0
+if grep '"name": "gemmnet_mpi"' "$targets" > /dev/null; then
+    has_mpi=1
+fi
 
 # The staged gemmnet.pc still says prefix=PREFIX. pkgconf's --define-prefix guesses the prefix
 # as two directories above the .pc file, which is wrong for Debian's multiarch libdir
@@ -63,6 +72,12 @@ pcdir=$(dirname "$pcs")
 mkdir "$tmp/pc"
 [ "$(grep -c '^prefix=' "$pcdir/gemmnet.pc")" = 1 ] || fail "gemmnet.pc has no single prefix= line"
 sed "s|^prefix=.*|prefix=$root|" "$pcdir/gemmnet.pc" > "$tmp/pc/gemmnet.pc"
+if [ $has_mpi = 1 ]; then
+    [ -f "$pcdir/gemmnet-mpi.pc" ] || fail "gemmnet-mpi.pc is not installed next to gemmnet.pc"
+    [ "$(grep -c '^prefix=' "$pcdir/gemmnet-mpi.pc")" = 1 ] ||
+        fail "gemmnet-mpi.pc has no single prefix= line"
+    sed "s|^prefix=.*|prefix=$root|" "$pcdir/gemmnet-mpi.pc" > "$tmp/pc/gemmnet-mpi.pc"
+fi
 export PKG_CONFIG_PATH=$tmp/pc
 unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR
 pc=(pkg-config)
@@ -118,10 +133,33 @@ runpath=$(readelf -d "$stage$prefix/bin/gemmnet" | sed -n 's/.*(R*U*N*PATH).*\[\
 case ":$runpath:" in *":${libdir#"$stage"}:"*) ;; *) fail "bin/gemmnet's run path is '$runpath', not ${libdir#"$stage"}" ;; esac
 cmp -s "$src/include/gemmnet.h" "$includedir/gemmnet.h" ||
     fail "the installed gemmnet.h differs from the source's"
+mpi_so=libgemmnet_mpi.so.$version
+if [ $has_mpi = 1 ]; then
+    for f in "$includedir/gemmnet_mpi.h" "$libdir/$mpi_so" "$libdir/libgemmnet_mpi.a"; do
+        [ -f "$f" ] && [ ! -L "$f" ] || fail "not installed as a regular file: ${f#"$stage"}"
+    done
+    for l in "libgemmnet_mpi.so.$soversion" libgemmnet_mpi.so; do
+        [ -L "$libdir/$l" ] || fail "$l is not a symlink"
+        [ "$(readlink -f "$libdir/$l")" = "$(readlink -f "$libdir/$mpi_so")" ] ||
+            fail "$l points to $(readlink "$libdir/$l"), not to $mpi_so"
+    done
+    soname=$(readelf -d "$libdir/$mpi_so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    [ "$soname" = "libgemmnet_mpi.so.$soversion" ] || fail "SONAME of $mpi_so is '$soname'"
+    readelf -d "$libdir/$mpi_so" | grep "Shared library: \[libgemmnet.so.$soversion\]" \
+        > /dev/null || fail "$mpi_so does not need libgemmnet.so.$soversion"
+    cmp -s "$src/include/gemmnet_mpi.h" "$includedir/gemmnet_mpi.h" ||
+        fail "the installed gemmnet_mpi.h differs from the source's"
+else
+    if grep -E '/(gemmnet_mpi\.h|libgemmnet_mpi\..*|gemmnet-mpi\.pc)$' "$tmp/files" > /dev/null; then
+        fail "gemmnet_mpi is installed although the build has no MPI"
+    fi
+fi
 # Only the library and the command-line tool are binaries: no tests, fuzzers, examples, bench.
 while IFS= read -r f; do
     case $f in
         "${libdir#"$stage"}/$so" | "${libdir#"$stage"}/libgemmnet.a" | "$prefix"/bin/gemmnet) ;;
+        "${libdir#"$stage"}/$mpi_so" | "${libdir#"$stage"}/libgemmnet_mpi.a")
+            [ $has_mpi = 1 ] || fail "$f is installed although the build has no MPI" ;;
         *) if [ ! -L "$stage$f" ] && readelf -h "$stage$f" > /dev/null 2>&1; then
                fail "unexpected binary installed: $f"
            fi ;;
@@ -144,12 +182,47 @@ missing=$(comm -23 "$tmp/declared" "$tmp/exported")
 [ -z "$extra" ] || fail "exported but not declared GN_API in gemmnet.h:" $extra
 [ -z "$missing" ] || fail "declared GN_API in gemmnet.h but not exported:" $missing
 step "$(wc -l < "$tmp/exported") symbols, all declared in gemmnet.h"
+if [ $has_mpi = 1 ]; then
+    # libgemmnet_mpi exports exactly the GN_API functions of gemmnet_mpi.h (none of
+    # gemmnet.h's, which stay in libgemmnet).
+    nm -D --defined-only "$libdir/$mpi_so" | awk '{ print $NF }' | sort > "$tmp/mpi-exported"
+    grep -E '^GN_API' "$includedir/gemmnet_mpi.h" | sed -E 's/\(.*//; s/.*[ *]//' |
+        sort > "$tmp/mpi-declared"
+    [ -s "$tmp/mpi-declared" ] || fail "no GN_API declarations found in gemmnet_mpi.h"
+    extra=$(comm -13 "$tmp/mpi-declared" "$tmp/mpi-exported")
+    missing=$(comm -23 "$tmp/mpi-declared" "$tmp/mpi-exported")
+    [ -z "$extra" ] || fail "$mpi_so exports symbols not declared GN_API in gemmnet_mpi.h:" $extra
+    [ -z "$missing" ] || fail "declared GN_API in gemmnet_mpi.h but not exported:" $missing
+    step "$(wc -l < "$tmp/mpi-exported") symbols in $mpi_so, all declared in gemmnet_mpi.h"
+fi
 
 # ---- 4. the installed header on its own, as strict C99 --------------------------------------
 step "gemmnet.h alone with -std=c99 -pedantic -Werror"
 printf '#include <gemmnet.h>\nint main(void) { return gn_version() == 0; }\n' > "$tmp/header.c"
 "${cc[@]}" -std=c99 -Wall -Wextra -pedantic -Werror $cflags -c "$tmp/header.c" -o "$tmp/header.o" ||
     fail "gemmnet.h does not compile as C99 with -Wall -Wextra -pedantic -Werror"
+if [ $has_mpi = 1 ]; then
+    # through gemmnet-mpi.pc, which must bring MPI's flags too (the header includes <mpi.h>),
+    # then linked and run without MPI_Init (gn_mpi_reduction_name needs no MPI)
+    step "gemmnet_mpi.h alone with -std=c99 -pedantic -Werror, linked through gemmnet-mpi.pc"
+    mpi_cflags=$("${pc[@]}" --cflags gemmnet-mpi) || fail "pkg-config --cflags gemmnet-mpi"
+    mpi_libs=$("${pc[@]}" --libs gemmnet-mpi) || fail "pkg-config --libs gemmnet-mpi"
+    case " $mpi_libs " in *" -lgemmnet_mpi "*) ;; *) fail "--libs lacks -lgemmnet_mpi: $mpi_libs" ;; esac
+    printf '%s\n' '#include <gemmnet_mpi.h>' '#include <string.h>' \
+        'int main(void) { return strcmp(gn_mpi_reduction_name(GN_MPI_OVERLAP), "overlap") != 0; }' \
+        > "$tmp/mpi-header.c"
+    "${cc[@]}" -std=c99 -Wall -Wextra -pedantic -Werror $mpi_cflags "$tmp/mpi-header.c" \
+        -o "$tmp/mpi-header" $mpi_libs "-Wl,-rpath,$libdir" ||
+        fail "gemmnet_mpi.h does not compile as C99 with -Wall -Wextra -pedantic -Werror, or" \
+            "the program does not link through gemmnet-mpi.pc"
+    resolved=$(ldd "$tmp/mpi-header" | awk -v l="libgemmnet_mpi.so.$soversion" '$1 == l { print $3 }')
+    [ "$resolved" = "$libdir/libgemmnet_mpi.so.$soversion" ] ||
+        fail "the MPI program loads libgemmnet_mpi from '$resolved', not from the staged $libdir"
+    # libgemmnet_mpi finds libgemmnet through the loader's path, as installed in a system
+    # libdir; the program's run path does not extend to the libraries it loads.
+    LD_LIBRARY_PATH=$libdir "$tmp/mpi-header" ||
+        fail "the program linked against libgemmnet_mpi failed"
+fi
 
 # ---- 5. the consumer, linked against the shared library -----------------------------------
 step "consumer, shared"
