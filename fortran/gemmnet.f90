@@ -55,11 +55,11 @@ module gemmnet
     !==== Version of the header these bindings were written for ================================
 
     integer(c_int), parameter :: GN_VERSION_MAJOR = 0
-    integer(c_int), parameter :: GN_VERSION_MINOR = 3
+    integer(c_int), parameter :: GN_VERSION_MINOR = 4
     integer(c_int), parameter :: GN_VERSION_PATCH = 0
     integer(c_int), parameter :: GN_VERSION_NUMBER = &
         GN_VERSION_MAJOR*10000 + GN_VERSION_MINOR*100 + GN_VERSION_PATCH
-    character(len=*), parameter :: GN_VERSION_STRING = '0.3.0'
+    character(len=*), parameter :: GN_VERSION_STRING = '0.4.0'
 
     !==== gn_status =============================================================================
 

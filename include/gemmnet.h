@@ -113,11 +113,11 @@ extern "C" {
 /*==== Version ===============================================================================*/
 
 #define GN_VERSION_MAJOR 0
-#define GN_VERSION_MINOR 3
+#define GN_VERSION_MINOR 4
 #define GN_VERSION_PATCH 0
 /** The version as one integer, e.g. 0.1.0 → 100: MAJOR*10000 + MINOR*100 + PATCH. */
 #define GN_VERSION_NUMBER (GN_VERSION_MAJOR * 10000 + GN_VERSION_MINOR * 100 + GN_VERSION_PATCH)
-#define GN_VERSION_STRING "0.3.0"
+#define GN_VERSION_STRING "0.4.0"
 
 /** The version of the library actually linked, as "MAJOR.MINOR.PATCH". Static string;
  *  thread-safe. Compare with GN_VERSION_STRING to detect a header/library mismatch. */
