@@ -704,3 +704,41 @@ Test(reduce, nielsen_loop_two_workers)
     free(p.X);
     free(p.Y);
 }
+
+/* The summed gradient is checked before plain SGD applies it: a reducer that returns an
+ * infinity, or a finite value whose update overflows, makes the step refuse, unchanged. */
+static float injected;
+static gn_status inject_reduce(void *user, float *grads, size_t n, double *loss)
+{
+    (void)user;
+    (void)n;
+    (void)loss;
+    grads[0] = injected;
+    return GN_OK;
+}
+
+Test(reduce, summed_gradient_is_checked)
+{
+    problem p = make_problem(4, 9);
+    gn_net *net = tanh_net(4), *init = tanh_net(4);
+    gn_reducer r = {0, 1, inject_reduce, NULL, NULL, NULL, NULL};
+    cr_assert_eq(gn_net_set_reducer(net, &r), GN_OK);
+    size_t bytes = gn_net_n_params(net) * sizeof(float);
+    double loss;
+    injected = INFINITY;
+    cr_assert_eq(gn_net_train_step(net, p.X, N_IN, p.Y, N_OUT, 4, 0.1f, &loss), GN_ERR_NONFINITE);
+    cr_assert(strstr(gn_net_last_error(net), "summed gradient is not finite"), "%s",
+              gn_net_last_error(net));
+    cr_assert_eq(memcmp(gn_net_params(net), gn_net_params(init), bytes), 0);
+    injected = 1e38f;
+    cr_assert_eq(gn_net_train_step(net, p.X, N_IN, p.Y, N_OUT, 4, 10.0f, &loss), GN_ERR_NONFINITE);
+    cr_assert(strstr(gn_net_last_error(net), "overflow"), "%s", gn_net_last_error(net));
+    cr_assert_eq(memcmp(gn_net_params(net), gn_net_params(init), bytes), 0);
+    injected = 1e30f; /* large but harmless at this η: applied */
+    cr_assert_eq(gn_net_train_step(net, p.X, N_IN, p.Y, N_OUT, 4, 1e-30f, &loss), GN_OK);
+    cr_assert_float_eq(gn_net_params(net)[0], gn_net_params(init)[0] - 1.0f, 1e-5f);
+    gn_net_free(net);
+    gn_net_free(init);
+    free(p.X);
+    free(p.Y);
+}
