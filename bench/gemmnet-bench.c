@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <gemmnet.h>
 
+#include "configs.h"
 #include "peak.h"
 
 #include <errno.h>
@@ -19,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MAX_SIZES = 16, MAX_RECORDS = 4096 };
+enum { MAX_RECORDS = 4096 };
 
 /* Variants measured together: a bound and a forced step per backend, the automatic step and
  * inference. */
@@ -28,22 +29,6 @@ enum { MAX_VARIANTS = 2 * GN_BACKEND_COUNT + 2 };
 /* Small enough that thousands of timed steps on random data stay far from diverging. */
 static const float STEP_ETA = 1e-4f;
 
-typedef struct config {
-    const char *name;
-    size_t sizes[MAX_SIZES];
-    size_t n_sizes;
-    gn_act hidden, out;
-    gn_loss loss;
-    size_t batch;
-} config;
-
-static const config standard[] = {
-    {"nielsen", {784, 30, 10}, 3, GN_ACT_SIGMOID, GN_ACT_SIGMOID, GN_LOSS_QUADRATIC, 10},
-    {"mlp", {784, 256, 128, 10}, 4, GN_ACT_RELU, GN_ACT_SOFTMAX, GN_LOSS_CCE, 128},
-    {"wide", {1024, 1024, 1024, 1024}, 4, GN_ACT_RELU, GN_ACT_RELU, GN_LOSS_QUADRATIC, 256},
-    {"huge", {4096, 4096, 4096}, 3, GN_ACT_RELU, GN_ACT_RELU, GN_LOSS_QUADRATIC, 512},
-};
-enum { N_STANDARD = sizeof standard / sizeof standard[0] };
 
 typedef struct options {
     int quick, sweep, skip_ops;

@@ -21,6 +21,8 @@
 #include <gemmnet.h>
 #include <gemmnet_mpi.h>
 
+#include "configs.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -29,28 +31,10 @@
 #include <string.h>
 #include <time.h>
 
-enum { MAX_SIZES = 8, MAX_LOCAL = 8, MAX_CALLS = 500 };
+enum { MAX_LOCAL = 8, MAX_CALLS = 500 };
 
 /* Small enough that the many steps on random data stay far from diverging. */
 static const float STEP_LR = 1e-4f;
-
-typedef struct config {
-    const char *name;
-    size_t sizes[MAX_SIZES];
-    size_t n_sizes;
-    gn_act hidden, out;
-    gn_loss loss;
-    size_t batch;
-} config;
-
-/* The table of bench/gemmnet-bench.c. */
-static const config standard[] = {
-    {"nielsen", {784, 30, 10}, 3, GN_ACT_SIGMOID, GN_ACT_SIGMOID, GN_LOSS_QUADRATIC, 10},
-    {"mlp", {784, 256, 128, 10}, 4, GN_ACT_RELU, GN_ACT_SOFTMAX, GN_LOSS_CCE, 128},
-    {"wide", {1024, 1024, 1024, 1024}, 4, GN_ACT_RELU, GN_ACT_RELU, GN_LOSS_QUADRATIC, 256},
-    {"huge", {4096, 4096, 4096}, 3, GN_ACT_RELU, GN_ACT_RELU, GN_LOSS_QUADRATIC, 512},
-};
-enum { N_STANDARD = sizeof standard / sizeof standard[0] };
 
 /* The divisors k of the local batches ⌈B/k⌉ the compute part is measured at: the shares of
  * 1, 2, 8, 64 and 512 ranks, which the cost model needs. */

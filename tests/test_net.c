@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "measures.h"
 #include "testutil.h"
 
 Test(net, layout_and_introspection)
@@ -61,22 +62,6 @@ Test(net, forward_follows_documented_layout)
     cr_assert_float_eq(y[2], 4.5f, 1e-6);
     cr_assert_float_eq(y[3], 1.5f, 1e-6);
     gn_net_free(net);
-}
-
-static double max_abs(const float *x, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs(x[i]));
-    return m;
-}
-
-static double max_abs_diff(const float *x, const float *y, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)x[i] - y[i]));
-    return m;
 }
 
 /* BLAS and the two reference paths compute the same math with different summation orders.

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "measures.h"
 #include "testutil.h"
 
 /* lib/reduce.c, reached through the library's objects */
@@ -243,22 +244,6 @@ static gn_net *fit_alone(const problem *p, const gn_fit_options *opt, gn_fit_res
     return net;
 }
 
-static double max_abs(const float *x, size_t n)
-{
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)x[i]));
-    return m;
-}
-
-static double max_diff(const float *a, const float *b, size_t n)
-{
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)a[i] - (double)b[i]));
-    return m;
-}
-
 static gn_fit_options fit_opts(gn_opt kind, float lr, size_t batch, size_t epochs)
 {
     gn_fit_options o;
@@ -414,13 +399,13 @@ static void check_workers(size_t workers, gn_opt kind, float lr, size_t batch, s
         /* the agreement after setup and after each of the 3 epochs */
         cr_assert_eq(g.agree_calls[r], 4);
     }
-    double d = max_diff(gn_net_params(jobs[0].net), ref, np);
+    double d = max_abs_diff(gn_net_params(jobs[0].net), ref, np);
     cr_assert_leq(d, 1e-5 * scale, "%zu workers vs one: max |Δw| = %g (max |w| = %g)", workers, d,
                   scale);
     cr_assert_lt(rel_err(jobs[0].result.train_loss, alone_res.train_loss), 1e-5);
     /* and it did train: the weights moved */
     gn_net *init = tanh_net(batch);
-    cr_assert_gt(max_diff(gn_net_params(init), ref, np), 100.0 * 1e-5 * scale);
+    cr_assert_gt(max_abs_diff(gn_net_params(init), ref, np), 100.0 * 1e-5 * scale);
     gn_net_free(init);
     for (size_t r = 0; r < workers; r++)
         gn_net_free(jobs[r].net);
@@ -495,7 +480,7 @@ Test(reduce, direct_steps_with_uneven_shares)
         cr_assert_eq(jobs[r].st, GN_OK, "worker %zu: %s", r, gn_net_last_error(jobs[r].net));
         cr_assert_lt(rel_err(jobs[r].loss, loss), 1e-6, "worker %zu: loss %.9g, mean over 8 %.9g",
                      r, jobs[r].loss, loss);
-        double d = max_diff(gn_net_params(jobs[r].net), expect, np);
+        double d = max_abs_diff(gn_net_params(jobs[r].net), expect, np);
         cr_assert_leq(d, 1e-6 * max_abs(expect, np), "worker %zu: max |Δw| %g", r, d);
         cr_assert_eq(g.ms[r], jobs[r].m, "batch_total saw worker %zu's share", r);
     }
@@ -691,7 +676,7 @@ Test(reduce, nielsen_loop_two_workers)
     double scale = max_abs(gn_net_params(alone.net), np);
     for (size_t r = 0; r < 2; r++) {
         cr_assert_eq(jobs[r].st, GN_OK);
-        double d = max_diff(gn_net_params(jobs[r].net), gn_net_params(alone.net), np);
+        double d = max_abs_diff(gn_net_params(jobs[r].net), gn_net_params(alone.net), np);
         cr_assert_leq(d, 1e-5 * scale, "worker %zu: max |Δw| %g of %g", r, d, scale);
     }
     cr_assert_eq(memcmp(gn_net_params(jobs[0].net), gn_net_params(jobs[1].net), np * sizeof(float)),

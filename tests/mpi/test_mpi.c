@@ -6,6 +6,7 @@
  * Expected values come from each rank fitting the same data alone, without a reducer. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "gemmnet_mpi.h"
+#include "measures.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -172,22 +173,6 @@ static gn_fit_options fit_opts(gn_opt kind, size_t epochs)
     return o;
 }
 
-static double max_abs(const float *x, size_t n)
-{
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)x[i]));
-    return m;
-}
-
-static double max_diff(const float *a, const float *b, size_t n)
-{
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)a[i] - (double)b[i]));
-    return m;
-}
-
 static float *copy_params(gn_net *net)
 {
     size_t n = gn_net_n_params(net);
@@ -298,7 +283,7 @@ static double alone_loss[2];
  * weights by ≥ 1e-3 of it. */
 static void check_close(const float *w, const float *ref, const char *what)
 {
-    double scale = max_abs(ref, N_PARAMS), d = max_diff(w, ref, N_PARAMS);
+    double scale = max_abs(ref, N_PARAMS), d = max_abs_diff(w, ref, N_PARAMS);
     CHECK(d <= 1e-5 * scale, "%s: max |Δw| = %g (max |w| = %g)", what, d, scale);
 }
 
@@ -325,7 +310,7 @@ static void check_fit(gn_mpi_reduction how)
               "%s: last epoch's loss %.9g, alone %.9g", what, res.train_loss, alone_loss[k]);
         /* it trained: the weights moved far beyond the tolerance */
         gn_net *init = tanh_net(42);
-        CHECK(max_diff(gn_net_params(init), alone[k], N_PARAMS) >
+        CHECK(max_abs_diff(gn_net_params(init), alone[k], N_PARAMS) >
                   100 * 1e-5 * max_abs(alone[k], N_PARAMS),
               "%s: the reference did not train", what);
         gn_net_free(init);
@@ -421,7 +406,7 @@ static void case_hooks_sum_exactly(void)
                 CHECK(loss == expect_loss, "ordered: loss %.17g, in rank order %.17g", loss,
                       expect_loss);
             } else {
-                double d = max_diff(g, expect, N_PARAMS);
+                double d = max_abs_diff(g, expect, N_PARAMS);
                 CHECK(d <= 4.0 * size * 0x1p-24 * max_abs(expect, N_PARAMS), "%s: max error %g",
                       name, d);
                 CHECK(fabs(loss - expect_loss) <= 1e-15 * expect_loss, "%s: loss %.17g", name,
@@ -696,7 +681,7 @@ static void case_checkpoint(void)
                 st = gn_net_fit(resumed, p.ds, NULL, &o, &res);
                 CHECK(st == GN_OK, "resuming: %s", gn_net_last_error(resumed));
                 check_close(gn_net_params(resumed), four, "resumed alone vs 4 epochs under MPI");
-                CHECK(max_diff(gn_net_params(resumed), two, N_PARAMS) >
+                CHECK(max_abs_diff(gn_net_params(resumed), two, N_PARAMS) >
                           100 * 1e-5 * max_abs(two, N_PARAMS),
                       "the resumed run did not train");
             }
@@ -739,7 +724,7 @@ static void case_direct_steps(void)
         CHECK(fabs(loss - ref_loss) <= 1e-6 * fabs(ref_loss), "loss %.9g, mean over all %.9g", loss,
               ref_loss);
         CHECK(same_as_root(gn_net_params(net), N_PARAMS * sizeof(float)), "the ranks differ");
-        double d = max_diff(gn_net_params(net), expect, N_PARAMS);
+        double d = max_abs_diff(gn_net_params(net), expect, N_PARAMS);
         CHECK(d <= 1e-6 * max_abs(expect, N_PARAMS), "%s: max |Δw| %g",
               gn_mpi_reduction_name((gn_mpi_reduction)how), d);
         gn_net_set_reducer(net, NULL);

@@ -1,0 +1,29 @@
+/* The standard configurations both benches build (gemmnet-bench, gemmnet-mpi-bench), and
+ * bench/torch_compare.py mirrors: keep them in step. */
+#ifndef GN_BENCH_CONFIGS_H
+#define GN_BENCH_CONFIGS_H
+
+#include <gemmnet.h>
+
+#include <stddef.h>
+
+enum { MAX_SIZES = 16 };
+
+typedef struct config {
+    const char *name;
+    size_t sizes[MAX_SIZES];
+    size_t n_sizes;
+    gn_act hidden, out;
+    gn_loss loss;
+    size_t batch;
+} config;
+
+static const config standard[] = {
+    {"nielsen", {784, 30, 10}, 3, GN_ACT_SIGMOID, GN_ACT_SIGMOID, GN_LOSS_QUADRATIC, 10},
+    {"mlp", {784, 256, 128, 10}, 4, GN_ACT_RELU, GN_ACT_SOFTMAX, GN_LOSS_CCE, 128},
+    {"wide", {1024, 1024, 1024, 1024}, 4, GN_ACT_RELU, GN_ACT_RELU, GN_LOSS_QUADRATIC, 256},
+    {"huge", {4096, 4096, 4096}, 3, GN_ACT_RELU, GN_ACT_RELU, GN_LOSS_QUADRATIC, 512},
+};
+enum { N_STANDARD = sizeof standard / sizeof standard[0] };
+
+#endif
