@@ -408,7 +408,7 @@ static void run_config(const config *c, const options *o, int threads)
     }
 
     /* The compute part alone, at each local batch (and through both paths), interleaved. */
-    const gn_reducer alone = {0, 1, reduce_nothing, NULL, NULL, NULL, NULL};
+    const gn_reducer alone = {.rank = 0, .workers = 1, .reduce = reduce_nothing};
     size_t steps[MAX_LOCAL];
     for (size_t i = 0; i < n_lb; i++)
         steps[i] = plan_steps(&b, lb[i]);

@@ -260,6 +260,7 @@ module gemmnet
         type(c_funptr) :: reduce_layer
         type(c_funptr) :: batch_total
         type(c_funptr) :: agree
+        type(c_funptr) :: broadcast
         type(c_ptr) :: user
     end type gn_reducer
 

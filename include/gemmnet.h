@@ -1179,12 +1179,13 @@ GN_API gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_datas
  * dropout, P workers compute the same steps as one worker up to the order of summation; with
  * dropout, each worker draws its masks from a stream of its own, derived each step from the
  * shared RNG and its rank (the shared RNG advances by one draw per step), so P = 1 and P > 1
- * draw different masks. gn_net_fit tunes the backends for the local share, ⌈B/P⌉; it
- * evaluates the validation set on every worker (the same parameters give the same values),
- * and only worker 0 writes checkpoints; after its setup and after every epoch it calls agree
+ * draw different masks. gn_net_fit and gn_net_train tune the backends for the local share,
+ * ⌈B/P⌉, and gn_net_fit then takes worker 0's choice (broadcast, if set); it evaluates the
+ * validation set on every worker and takes worker 0's values (broadcast), and only worker 0
+ * writes checkpoints; after its setup and after every epoch it calls agree
  * (if set), so that an error on one worker (no memory, a checkpoint that could not be written)
- * stops all of them with that error. Callbacks run on every worker and see the same
- * values; one that stops training (on_epoch) must decide alike on every worker, since a
+ * stops all of them with that error (gn_net_train agrees once, after its setup). Callbacks
+ * run on every worker and see the same values (given broadcast, or one forced backend); one that stops training (on_epoch) must decide alike on every worker, since a
  * worker that stops alone leaves the others waiting in their next reduction.
  * In gn_net_train_step and gn_optimizer_step the caller passes its own share, and M comes
  * from batch_total (or is P·m without it).
@@ -1217,6 +1218,14 @@ typedef struct gn_reducer {
      *  GN_OK, else the status of the lowest-ranked worker that did not, with its message
      *  copied into msg (len bytes; on entry, this worker's own message). */
     gn_status (*agree)(void *user, gn_status status, char *msg, size_t len);
+    /** Optional. Worker 0's `bytes` bytes at buf are copied to buf on every other worker (a
+     *  collective call). gn_net_fit uses it so that every worker decides alike where local
+     *  computations could round differently: after its setup for the backends chosen per
+     *  product (each worker tunes by timing, and may choose otherwise), and after every
+     *  epoch for the validation loss and accuracy (early stopping and the best epoch
+     *  depend on them). Without it, force one backend (gn_net_set_backend, GN_BACKEND) on
+     *  every worker when validating with patience or restore_best. */
+    gn_status (*broadcast)(void *user, void *buf, size_t bytes);
     void *user; /**< passed to every hook */
 } gn_reducer;
 

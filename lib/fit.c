@@ -237,11 +237,8 @@ static gn_status setup(gn_net *net, const gn_dataset *train, const gn_dataset *v
         st = gn_net_reserve(net, o->batch);
     if (st == GN_OK)
         st = gn_net_set_dropout(net, o->dropout);
-    if (st == GN_OK) { /* for the share of the batch this worker computes */
-        size_t lo, hi;
-        gn__shard(net, o->batch, &lo, &hi);
-        gn__autotune(net, hi - lo > 0 ? hi - lo : 1, true);
-    }
+    if (st == GN_OK) /* for the share of the batch a worker computes */
+        gn__autotune(net, gn__local_batch(net, o->batch), true);
     if (st != GN_OK) {
         gn__free(in);
         gn__free(out_s);
@@ -302,6 +299,8 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
     /* Data-parallel: every worker starts only if all could (and so stops with the first
      * worker's error otherwise). */
     st = gn__agree(net, "gn_net_fit", st);
+    if (st == GN_OK) /* and compute alike: worker 0's backends everywhere */
+        st = gn__share_backends(net, "gn_net_fit");
     gn_optimizer_config oc = {0};
     if (st == GN_OK)
         gn_optimizer_get_config(fs.opt, &oc);
@@ -350,6 +349,12 @@ gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_dataset *val
              * have a larger workspace, and must still see the same losses bit for bit */
             gn__evaluate_layout(net, val->layout, val->X, val->ldx, val->Y, val->ldy, val->n,
                                 o->batch, &info.val_loss, &info.val_accuracy);
+            /* data-parallel: worker 0's values, so that every worker stops and keeps alike */
+            double v[2] = {info.val_loss, info.val_accuracy};
+            if ((st = gn__share_doubles(net, "gn_net_fit", v, 2)) != GN_OK)
+                break;
+            info.val_loss = v[0];
+            info.val_accuracy = v[1];
             if (info.val_loss < res.best_val_loss || isnan(res.best_val_loss)) {
                 res.best_val_loss = info.val_loss;
                 res.best_epoch = epoch;

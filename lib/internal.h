@@ -332,6 +332,15 @@ gn_status gn__backprop_reduced(gn_net *net, const char *fn, const float *X, size
  * [*lo, *hi) with lo = ⌊b·rank/workers⌋ (reduce.c). */
 void gn__shard(const gn_net *net, size_t b, size_t *lo, size_t *hi);
 
+/* The batch each worker tunes for: ⌈b/P⌉ (b alone), at least 1. */
+size_t gn__local_batch(const gn_net *net, size_t b);
+
+/* With a reducer of several workers and a broadcast hook, worker 0's choice of backend per
+ * product (gn__share_backends) or n doubles (gn__share_doubles) on every worker: collective.
+ * GN_OK without one; the hook's status (recorded, naming fn) if it fails. */
+gn_status gn__share_backends(gn_net *net, const char *fn);
+gn_status gn__share_doubles(gn_net *net, const char *fn, double *x, size_t n);
+
 /* With a reducer: its agree hook on st (GN_OK passes through without one). A failure agreed
  * from another worker is recorded for gn_net_last_error, naming fn. */
 gn_status gn__agree(gn_net *net, const char *fn, gn_status st);

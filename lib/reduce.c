@@ -59,3 +59,39 @@ gn_status gn__agree(gn_net *net, const char *fn, gn_status st)
         return gn__fail(net, agreed, "%s", msg);
     return gn__fail(net, agreed, "%s: another worker failed: %s", fn, gn_strerror(agreed));
 }
+
+size_t gn__local_batch(const gn_net *net, size_t b)
+{
+    size_t p = net->has_reducer ? net->reducer.workers : 1, share = b / p + (b % p != 0);
+    return share > 0 ? share : 1;
+}
+
+/* Worker 0's bytes at buf on every worker, through the broadcast hook (a no-op without one,
+ * or alone). */
+static gn_status share(gn_net *net, const char *fn, void *buf, size_t bytes)
+{
+    const gn_reducer *r = &net->reducer;
+    if (!net->has_reducer || r->workers == 1 || !r->broadcast)
+        return GN_OK;
+    gn_status st = r->broadcast(r->user, buf, bytes);
+    if (st != GN_OK)
+        return gn__fail(net, st, "%s: the reducer's broadcast failed: %s", fn, gn_strerror(st));
+    return GN_OK;
+}
+
+gn_status gn__share_backends(gn_net *net, const char *fn)
+{
+    int be[GN_MAX_SIZES * GN_PRODUCT_COUNT]; /* L < GN_MAX_SIZES layers */
+    size_t n = net->n_layers * GN_PRODUCT_COUNT;
+    for (size_t i = 0; i < n; i++)
+        be[i] = (int)net->layers[i / GN_PRODUCT_COUNT].be[i % GN_PRODUCT_COUNT];
+    gn_status st = share(net, fn, be, n * sizeof *be);
+    for (size_t i = 0; st == GN_OK && i < n; i++)
+        net->layers[i / GN_PRODUCT_COUNT].be[i % GN_PRODUCT_COUNT] = (gn_backend)be[i];
+    return st;
+}
+
+gn_status gn__share_doubles(gn_net *net, const char *fn, double *x, size_t n)
+{
+    return share(net, fn, x, n * sizeof *x);
+}

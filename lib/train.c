@@ -42,13 +42,18 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
             opt->batch, net->max_batch);
     if ((st = gn__check_eta(net, "gn_net_train", opt->eta)) != GN_OK)
         return st;
-    size_t lo, hi;
-    gn__shard(net, opt->batch, &lo, &hi);
-    gn__autotune(net, hi - lo > 0 ? hi - lo : 1, true);
+    gn__autotune(net, gn__local_batch(net, opt->batch), true);
     size_t bytes;
     size_t *perm = mul_ok(n, sizeof *perm, &bytes) ? malloc(bytes) : NULL;
-    if (!perm)
-        return gn__fail(net, GN_ERR_NOMEM, "gn_net_train: no memory for %zu sample indices", n);
+    st = perm ? GN_OK
+              : gn__fail(net, GN_ERR_NOMEM, "gn_net_train: no memory for %zu sample indices", n);
+    /* data-parallel: every worker trains only if all could start, on worker 0's backends */
+    if ((st = gn__agree(net, "gn_net_train", st)) == GN_OK)
+        st = gn__share_backends(net, "gn_net_train");
+    if (st != GN_OK) {
+        free(perm);
+        return st;
+    }
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
 

@@ -37,6 +37,8 @@ typedef struct group {
     int layer_not_final[MAX_WORKERS]; /* a segment changed between reduce_layer and reduce */
     float *seen[MAX_WORKERS];         /* copies of the segments handed to reduce_layer */
     size_t fail_reduce_on;            /* worker whose reduce fails (MAX_WORKERS: none) */
+    void *shared;                     /* worker 0's buffer in a broadcast */
+    size_t broadcasts[MAX_WORKERS];
 } group;
 
 typedef struct worker {
@@ -139,6 +141,21 @@ static gn_status first_failure(void *user, gn_status st, char *msg, size_t len)
     return out;
 }
 
+/* Worker 0's bytes to everyone. */
+static gn_status copy_from_zero(void *user, void *buf, size_t bytes)
+{
+    worker *w = user;
+    group *g = w->g;
+    if (w->rank == 0)
+        g->shared = buf;
+    pthread_barrier_wait(&g->barrier);
+    if (w->rank != 0)
+        memcpy(buf, g->shared, bytes);
+    g->broadcasts[w->rank]++;
+    pthread_barrier_wait(&g->barrier);
+    return GN_OK;
+}
+
 static gn_reducer make_reducer(worker *w, size_t rank, size_t workers)
 {
     gn_reducer r = {0};
@@ -148,6 +165,7 @@ static gn_reducer make_reducer(worker *w, size_t rank, size_t workers)
     r.reduce_layer = record_layer;
     r.batch_total = sum_batch;
     r.agree = first_failure;
+    r.broadcast = copy_from_zero;
     r.user = w;
     return r;
 }
@@ -192,13 +210,20 @@ typedef struct fit_job {
     gn_fit_result result;
     char err[256];
     size_t max_batch;
-    int bad_sample; /* make this worker's copy of the data non-finite at sample 0 */
+    int bad_sample;     /* make this worker's copy of the data non-finite at sample 0 */
+    const problem *val; /* a validation set of this worker's, or NULL */
+    gn_backend backend; /* forced on this worker (GN_BACKEND_AUTO: openblas, as tanh_net) */
+    char path[160];     /* this worker's checkpoint path, if set */
 } fit_job;
 
 static void *run_fit(void *arg)
 {
     fit_job *j = arg;
     j->net = tanh_net(j->max_batch);
+    if (j->backend != GN_BACKEND_AUTO)
+        cr_assert_eq(gn_net_set_backend(j->net, j->backend), GN_OK);
+    if (j->path[0])
+        j->opt.checkpoint_path = j->path;
     gn_reducer r = make_reducer(&j->w, j->w.rank, j->w.g->workers);
     cr_assert_eq(gn_net_set_reducer(j->net, &r), GN_OK);
     float *X = malloc(N_IN * j->data->n * sizeof *X);
@@ -208,9 +233,14 @@ static void *run_fit(void *arg)
         X[0] = NAN;
     gn_dataset *ds = NULL;
     cr_assert_eq(gn_dataset_wrap(&ds, X, N_IN, j->data->Y, N_OUT, N_IN, N_OUT, j->data->n), GN_OK);
-    j->status = gn_net_fit(j->net, ds, NULL, &j->opt, &j->result);
+    gn_dataset *vs = NULL;
+    if (j->val)
+        cr_assert_eq(
+            gn_dataset_wrap(&vs, j->val->X, N_IN, j->val->Y, N_OUT, N_IN, N_OUT, j->val->n), GN_OK);
+    j->status = gn_net_fit(j->net, ds, vs, &j->opt, &j->result);
     snprintf(j->err, sizeof j->err, "%s", gn_net_last_error(j->net));
     gn_dataset_free(ds);
+    gn_dataset_free(vs);
     free(X);
     return NULL;
 }
@@ -576,7 +606,12 @@ Test(reduce, checkpoints_from_worker_zero_only)
     o.checkpoint_path = path;
     group g;
     fit_job jobs[2] = {0};
+    /* a path of its own for worker 1: a second writer would show */
+    char other[160];
+    snprintf(other, sizeof other, "%s/ck1.gnm", dir);
+    snprintf(jobs[1].path, sizeof jobs[1].path, "%s", other);
     fit_workers(&g, jobs, 2, &p, &o);
+    cr_assert_eq(access(other, F_OK), -1, "worker 1 wrote a checkpoint");
     cr_assert_eq(jobs[0].status, GN_OK, "%s", jobs[0].err);
     cr_assert_eq(jobs[1].status, GN_OK, "%s", jobs[1].err);
     gn_checkpoint *ck = NULL;
@@ -706,7 +741,7 @@ Test(reduce, summed_gradient_is_checked)
 {
     problem p = make_problem(4, 9);
     gn_net *net = tanh_net(4), *init = tanh_net(4);
-    gn_reducer r = {0, 1, inject_reduce, NULL, NULL, NULL, NULL};
+    gn_reducer r = {.rank = 0, .workers = 1, .reduce = inject_reduce};
     cr_assert_eq(gn_net_set_reducer(net, &r), GN_OK);
     size_t bytes = gn_net_n_params(net) * sizeof(float);
     double loss;
@@ -726,4 +761,57 @@ Test(reduce, summed_gradient_is_checked)
     gn_net_free(init);
     free(p.X);
     free(p.Y);
+}
+
+/* Worker 0 decides for all where workers could compute differently: worker 1 forced onto
+ * another backend and validating on other data still ends with worker 0's backends, best
+ * epoch, early stop and parameters (without the broadcasts it would stop elsewhere). */
+Test(reduce, worker_zero_decides_backends_and_validation)
+{
+    gn_backend other = gn_backend_available(GN_BACKEND_LIBXSMM)  ? GN_BACKEND_LIBXSMM
+                       : gn_backend_available(GN_BACKEND_ONEDNN) ? GN_BACKEND_ONEDNN
+                                                                 : GN_BACKEND_OPENBLAS;
+    problem p = make_problem(128, 31), v0 = make_problem(64, 32), v1 = make_problem(64, 33);
+    gn_fit_options o = fit_opts(GN_OPT_ADAM, 0.05f, 16, 12);
+    o.patience = 2;
+    group g;
+    fit_job jobs[2] = {0};
+    jobs[0].val = &v0;
+    jobs[1].val = &v1;
+    jobs[1].backend = other;
+    fit_workers(&g, jobs, 2, &p, &o);
+    size_t np = gn_net_n_params(jobs[0].net);
+    for (size_t r = 0; r < 2; r++)
+        cr_assert_eq(jobs[r].status, GN_OK, "worker %zu: %s", r, jobs[r].err);
+    cr_assert_eq(jobs[1].result.epochs, jobs[0].result.epochs);
+    cr_assert_eq(jobs[1].result.best_epoch, jobs[0].result.best_epoch);
+    cr_assert_eq(jobs[1].result.best_val_loss, jobs[0].result.best_val_loss);
+    cr_assert_eq(memcmp(gn_net_params(jobs[0].net), gn_net_params(jobs[1].net), np * sizeof(float)),
+                 0);
+    for (size_t l = 1; l <= 3; l++)
+        for (int q = 0; q < GN_PRODUCT_COUNT; q++)
+            cr_assert_eq(gn_net_layer_backend(jobs[1].net, l, (gn_product)q),
+                         gn_net_layer_backend(jobs[0].net, l, (gn_product)q));
+    /* one broadcast for the backends, one per epoch for the validation figures */
+    cr_assert_eq(g.broadcasts[1], 1 + jobs[0].result.epochs);
+    /* and worker 1's own validation set alone would have chosen otherwise */
+    gn_net *alone = tanh_net(16);
+    gn_dataset *ds = NULL, *vs = NULL;
+    cr_assert_eq(gn_dataset_wrap(&ds, p.X, N_IN, p.Y, N_OUT, N_IN, N_OUT, p.n), GN_OK);
+    cr_assert_eq(gn_dataset_wrap(&vs, v1.X, N_IN, v1.Y, N_OUT, N_IN, N_OUT, v1.n), GN_OK);
+    gn_fit_result res;
+    cr_assert_eq(gn_net_fit(alone, ds, vs, &o, &res), GN_OK);
+    cr_assert(res.best_val_loss != jobs[0].result.best_val_loss);
+    gn_dataset_free(ds);
+    gn_dataset_free(vs);
+    gn_net_free(alone);
+    for (size_t r = 0; r < 2; r++)
+        gn_net_free(jobs[r].net);
+    group_fini(&g);
+    free(p.X);
+    free(p.Y);
+    free(v0.X);
+    free(v0.Y);
+    free(v1.X);
+    free(v1.Y);
 }

@@ -60,14 +60,15 @@ int par_agree(cli_par *p, int rc, const char *msg)
     if (!p->active || p->agreed)
         return rc;
     p->agreed = 1;
-    /* exit statuses as gn_status values for gn_mpi_agree: 1 → GN_ERR_IO, 2 → GN_ERR_ARG */
-    gn_status mine = rc == 0 ? GN_OK : rc == 2 ? GN_ERR_ARG : GN_ERR_IO;
+    /* exit statuses as gn_status values for gn_mpi_agree: 1 → GN_ERR_UNSUPPORTED, 2 →
+     * GN_ERR_ARG; GN_ERR_IO is left to mean that the agreement itself failed */
+    gn_status mine = rc == 0 ? GN_OK : rc == 2 ? GN_ERR_ARG : GN_ERR_UNSUPPORTED;
     char text[512];
     snprintf(text, sizeof text, "%s", rc && msg && msg[0] ? msg : "(no message)");
     gn_status st = gn_mpi_agree(p->ctx, mine, text, sizeof text);
     if (st == GN_OK)
         return 0;
-    if (st != GN_ERR_IO && st != GN_ERR_ARG) { /* the agreement itself failed */
+    if (st != GN_ERR_UNSUPPORTED && st != GN_ERR_ARG) { /* the agreement itself failed */
         errmsg("MPI: the ranks could not agree (%s)", text);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -87,14 +88,6 @@ int par_attach(cli_par *p, gn_net *net)
     if (p->rank == 0)
         errmsg("MPI: %s", err[0] ? err : gn_strerror(st));
     return 1;
-}
-
-double par_max(cli_par *p, double x)
-{
-    double m = x;
-    if (p->active && gn_mpi_max(p->ctx, x, &m) != GN_OK)
-        m = x;
-    return m;
 }
 
 void par_finish(cli_par *p, gn_net *net, int fatal)
@@ -140,12 +133,6 @@ int par_attach(cli_par *p, gn_net *net)
     (void)p;
     (void)net;
     return 0;
-}
-
-double par_max(cli_par *p, double x)
-{
-    (void)p;
-    return x;
 }
 
 void par_finish(cli_par *p, gn_net *net, int fatal)

@@ -30,8 +30,6 @@ int par_agree(cli_par *p, int rc, const char *msg);
 /* Makes net the same on every rank (rank 0's) and sets its reducer: 0, or an exit status
  * after a message (the same on every rank). */
 int par_attach(cli_par *p, gn_net *net);
-/* The largest x over the ranks (e.g. the training time of the slowest); x when inactive. */
-double par_max(cli_par *p, double x);
 /* Removes net's reducer (net may be NULL), frees the context and finalises MPI; with
  * fatal, aborts the job instead (MPI_Abort), for a failure that leaves the ranks out of step
  * in their collective calls. */

@@ -2428,7 +2428,9 @@ static int cmd_train(int argc, char **argv)
     st = gn_net_fit(net, train.ds, val.ds, &fit, &res);
     flush_epoch_line(&pr); /* the last epoch run, if --every skipped it */
     /* a failed collective leaves the ranks out of step: nothing to do but stop them all */
-    fatal = par.active && st != GN_OK && strstr(gn_net_last_error(net), "the reducer's");
+    fatal =
+        par.active && st != GN_OK &&
+        (strstr(gn_net_last_error(net), "the reducer's") || strstr(gn_net_last_error(net), "MPI_"));
     if (st == GN_ERR_DIVERGED) {
         errmsg("%s", gn_net_last_error(net));
         /* The diverged weights are never saved: FILE keeps what it had, or this run's last

@@ -337,6 +337,16 @@ static gn_status agree_hook(void *user, gn_status status, char *msg, size_t len)
     return gn_mpi_agree(user, status, msg, len);
 }
 
+/* Rank 0's bytes everywhere (the core's choices and validation figures: a few bytes). */
+static gn_status broadcast_hook(void *user, void *buf, size_t bytes)
+{
+    gn_mpi *mpi = user;
+    if (bytes > INT_MAX)
+        return GN_ERR_DIM;
+    int rc = MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, mpi->comm);
+    return mpi_status(rc, "MPI_Bcast", NULL, 0);
+}
+
 /*---- names ----*/
 
 static const char *const names[GN_MPI_REDUCTION_COUNT] = {"ordered", "allreduce", "overlap"};
@@ -661,6 +671,7 @@ gn_status gn_mpi_attach(gn_mpi *mpi, gn_net *net, char *err, size_t errlen)
     r.reduce_layer = mpi->how == GN_MPI_OVERLAP ? reduce_layer_overlap : NULL;
     r.batch_total = batch_total;
     r.agree = agree_hook;
+    r.broadcast = broadcast_hook;
     r.user = mpi;
     if ((st = gn_net_set_reducer(net, &r)) != GN_OK) {
         snprintf(msg, sizeof msg, "gn_mpi_attach: %s", gn_net_last_error(net));

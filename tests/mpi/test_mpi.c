@@ -214,6 +214,12 @@ static gn_status count_agree(void *user, gn_status st, char *msg, size_t len)
     return c->inner.agree(c->inner.user, st, msg, len);
 }
 
+static gn_status count_broadcast(void *user, void *buf, size_t bytes)
+{
+    counting *c = user;
+    return c->inner.broadcast(c->inner.user, buf, bytes);
+}
+
 /* Puts a counting wrapper around net's reducer (as gn_mpi_attach set it). */
 static void wrap(gn_net *net, counting *c)
 {
@@ -228,6 +234,7 @@ static void wrap(gn_net *net, counting *c)
     w.reduce_layer = r->reduce_layer ? count_layer : NULL;
     w.batch_total = r->batch_total ? count_batch : NULL;
     w.agree = r->agree ? count_agree : NULL;
+    w.broadcast = r->broadcast ? count_broadcast : NULL;
     w.user = c;
     CHECK(gn_net_set_reducer(net, &w) == GN_OK, "setting the wrapper");
 }
