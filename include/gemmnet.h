@@ -1180,13 +1180,14 @@ GN_API gn_status gn_net_fit(gn_net *net, const gn_dataset *train, const gn_datas
  * dropout, each worker draws its masks from a stream of its own, derived each step from the
  * shared RNG and its rank (the shared RNG advances by one draw per step), so P = 1 and P > 1
  * draw different masks. gn_net_fit and gn_net_train tune the backends for the local share,
- * ⌈B/P⌉, and gn_net_fit then takes worker 0's choice (broadcast, if set); it evaluates the
+ * ⌈B/P⌉, then take worker 0's choice (broadcast, if set). gn_net_fit evaluates the
  * validation set on every worker and takes worker 0's values (broadcast), and only worker 0
- * writes checkpoints; after its setup and after every epoch it calls agree
- * (if set), so that an error on one worker (no memory, a checkpoint that could not be written)
- * stops all of them with that error (gn_net_train agrees once, after its setup). Callbacks
- * run on every worker and see the same values (given broadcast, or one forced backend); one that stops training (on_epoch) must decide alike on every worker, since a
- * worker that stops alone leaves the others waiting in their next reduction.
+ * writes checkpoints; after its setup and after every epoch it calls agree (if set), so that
+ * an error on one worker (no memory, a checkpoint that could not be written) stops all of
+ * them with that error (gn_net_train agrees once, after its setup). Callbacks run on every
+ * worker and see the same values (given broadcast, or one forced backend); one that stops
+ * training (on_epoch) must decide alike on every worker, since a worker that stops alone
+ * leaves the others waiting in their next reduction.
  * In gn_net_train_step and gn_optimizer_step the caller passes its own share, and M comes
  * from batch_total (or is P·m without it).
  * gn_net_backprop is not affected: it gives this worker's own gradient, unscaled and
