@@ -71,13 +71,13 @@ gn_status gn_net_train(gn_net *net, const float *X, size_t ldx, const float *Y, 
             size_t m = n - j0 < opt->batch ? n - j0 : opt->batch, lo, hi;
             gn__shard(net, m, &lo, &hi); /* this worker's part of the batch (all of it alone) */
             double loss = 0.0;
-            const float *Xb = X + (j0 + lo) * ldx, *Yb = Y + (j0 + lo) * ldy;
-            size_t ldxb = ldx, ldyb = ldy;
+            const float *Xb = net->xbuf, *Yb = net->ybuf; /* (an empty share reads neither) */
+            size_t ldxb = gn_net_n_inputs(net), ldyb = gn_net_n_outputs(net);
             if (opt->shuffle) {
                 gn__gather(net, X, ldx, Y, ldy, perm + j0 + lo, hi - lo);
-                Xb = net->xbuf, ldxb = gn_net_n_inputs(net);
-                Yb = net->ybuf, ldyb = gn_net_n_outputs(net);
             } else if (hi > lo) {
+                Xb = X + (j0 + lo) * ldx, ldxb = ldx;
+                Yb = Y + (j0 + lo) * ldy, ldyb = ldy;
                 gn__prepare(net, &Xb, &ldxb, &Yb, &ldyb, hi - lo);
             }
             st = gn__sgd_step(net, Xb, ldxb, Yb, ldyb, hi - lo, m, opt->eta, &loss);
