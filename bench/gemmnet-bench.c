@@ -29,7 +29,6 @@ enum { MAX_VARIANTS = 2 * GN_BACKEND_COUNT + 2 };
 /* Small enough that thousands of timed steps on random data stay far from diverging. */
 static const float STEP_ETA = 1e-4f;
 
-
 typedef struct options {
     int quick, sweep, skip_ops;
     int peak_only, no_peak;
