@@ -26,4 +26,19 @@ static const config standard[] = {
 };
 enum { N_STANDARD = sizeof standard / sizeof standard[0] };
 
+/* *cfg for configuration c (defaults otherwise), with acts (MAX_SIZES entries, which cfg
+ * points to) filled in: the hidden activation, then the output one. */
+static inline void config_net(const config *c, gn_act *acts, gn_net_config *cfg)
+{
+    size_t L = c->n_sizes - 1;
+    for (size_t l = 0; l < L; l++)
+        acts[l] = l + 1 == L ? c->out : c->hidden;
+    gn_net_config_defaults(cfg);
+    cfg->sizes = c->sizes;
+    cfg->n_sizes = c->n_sizes;
+    cfg->acts = acts;
+    cfg->loss = c->loss;
+    cfg->max_batch = c->batch;
+}
+
 #endif

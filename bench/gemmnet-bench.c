@@ -558,17 +558,9 @@ static double step_flops(const config *c)
  * explicitly, overriding a GN_BACKEND in the environment. */
 static gn_net *make_net(const config *c, gn_backend backend)
 {
-    size_t L = c->n_sizes - 1;
     gn_act acts[MAX_SIZES];
-    for (size_t l = 0; l < L; l++)
-        acts[l] = l + 1 == L ? c->out : c->hidden;
     gn_net_config cfg;
-    gn_net_config_defaults(&cfg);
-    cfg.sizes = c->sizes;
-    cfg.n_sizes = c->n_sizes;
-    cfg.acts = acts;
-    cfg.loss = c->loss;
-    cfg.max_batch = c->batch;
+    config_net(c, acts, &cfg);
     char why[256];
     if (gn_net_config_check(&cfg, why, sizeof why) != GN_OK)
         die("configuration %s: %s", c->name, why);

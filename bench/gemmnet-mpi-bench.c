@@ -315,18 +315,9 @@ static gn_status make_data(bench *b)
 
 static gn_status make_net(bench *b, char *why, size_t len)
 {
-    const config *c = b->c;
-    size_t L = c->n_sizes - 1;
     gn_act acts[MAX_SIZES];
-    for (size_t l = 0; l < L; l++)
-        acts[l] = l + 1 == L ? c->out : c->hidden;
     gn_net_config cfg;
-    gn_net_config_defaults(&cfg);
-    cfg.sizes = c->sizes;
-    cfg.n_sizes = c->n_sizes;
-    cfg.acts = acts;
-    cfg.loss = c->loss;
-    cfg.max_batch = c->batch;
+    config_net(b->c, acts, &cfg);
     gn_status st = gn_net_config_check(&cfg, why, len);
     if (st == GN_OK)
         st = gn_net_create(&b->net, &cfg);
