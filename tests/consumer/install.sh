@@ -116,17 +116,24 @@ fi
 # ---- 2. what is installed, and what is not -------------------------------------------------
 step "installed files"
 (cd "$stage" && find . ! -type d | sed 's|^\.||' | sort) | tee "$tmp/files" | sed 's/^/    /'
+# A library NAME as installed: libNAME.so.VERSION and libNAME.a regular files, the soname
+# link and the link-time link pointing to the former, and its SONAME; then the other files.
+check_library() {
+    local name=$1 so=lib$1.so.$version f l soname
+    shift
+    for f in "$libdir/$so" "$libdir/lib$name.a" "$@"; do
+        [ -f "$f" ] && [ ! -L "$f" ] || fail "not installed as a regular file: ${f#"$stage"}"
+    done
+    for l in "lib$name.so.$soversion" "lib$name.so"; do
+        [ -L "$libdir/$l" ] || fail "$l is not a symlink"
+        [ "$(readlink -f "$libdir/$l")" = "$(readlink -f "$libdir/$so")" ] ||
+            fail "$l points to $(readlink "$libdir/$l"), not to $so"
+    done
+    soname=$(readelf -d "$libdir/$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    [ "$soname" = "lib$name.so.$soversion" ] || fail "SONAME of $so is '$soname'"
+}
 so=libgemmnet.so.$version
-for f in "$includedir/gemmnet.h" "$libdir/$so" "$libdir/libgemmnet.a" "$pcdir/gemmnet.pc"; do
-    [ -f "$f" ] && [ ! -L "$f" ] || fail "not installed as a regular file: ${f#"$stage"}"
-done
-for l in "libgemmnet.so.$soversion" libgemmnet.so; do
-    [ -L "$libdir/$l" ] || fail "$l is not a symlink"
-    [ "$(readlink -f "$libdir/$l")" = "$(readlink -f "$libdir/$so")" ] ||
-        fail "$l points to $(readlink "$libdir/$l"), not to $so"
-done
-soname=$(readelf -d "$libdir/$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-[ "$soname" = "libgemmnet.so.$soversion" ] || fail "SONAME of $so is '$soname'"
+check_library gemmnet "$includedir/gemmnet.h" "$pcdir/gemmnet.pc"
 # The installed CLI must find the installed library from any prefix: its RUNPATH names the
 # libdir as it will be after installation (without the staging directory).
 runpath=$(readelf -d "$stage$prefix/bin/gemmnet" | sed -n 's/.*(R*U*N*PATH).*\[\(.*\)\]/\1/p')
@@ -135,16 +142,7 @@ cmp -s "$src/include/gemmnet.h" "$includedir/gemmnet.h" ||
     fail "the installed gemmnet.h differs from the source's"
 mpi_so=libgemmnet_mpi.so.$version
 if [ $has_mpi = 1 ]; then
-    for f in "$includedir/gemmnet_mpi.h" "$libdir/$mpi_so" "$libdir/libgemmnet_mpi.a"; do
-        [ -f "$f" ] && [ ! -L "$f" ] || fail "not installed as a regular file: ${f#"$stage"}"
-    done
-    for l in "libgemmnet_mpi.so.$soversion" libgemmnet_mpi.so; do
-        [ -L "$libdir/$l" ] || fail "$l is not a symlink"
-        [ "$(readlink -f "$libdir/$l")" = "$(readlink -f "$libdir/$mpi_so")" ] ||
-            fail "$l points to $(readlink "$libdir/$l"), not to $mpi_so"
-    done
-    soname=$(readelf -d "$libdir/$mpi_so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-    [ "$soname" = "libgemmnet_mpi.so.$soversion" ] || fail "SONAME of $mpi_so is '$soname'"
+    check_library gemmnet_mpi "$includedir/gemmnet_mpi.h"
     readelf -d "$libdir/$mpi_so" | grep "Shared library: \[libgemmnet.so.$soversion\]" \
         > /dev/null || fail "$mpi_so does not need libgemmnet.so.$soversion"
     cmp -s "$src/include/gemmnet_mpi.h" "$includedir/gemmnet_mpi.h" ||
