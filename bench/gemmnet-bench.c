@@ -8,7 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <gemmnet.h>
 
-#include "configs.h"
+#include "bench.h"
 #include "peak.h"
 
 #include <errno.h>
@@ -192,23 +192,10 @@ static int save(const char *path, void (*writer)(FILE *))
 
 /*==== Timing ================================================================================*/
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct timing {
     double median, min;
     int samples;
 } timing;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* The code under test: fn(arg) is one call. */
 typedef struct variant {

@@ -21,7 +21,7 @@
 #include <gemmnet.h>
 #include <gemmnet_mpi.h>
 
-#include "configs.h"
+#include "bench.h"
 
 #include <errno.h>
 #include <math.h>
@@ -113,19 +113,6 @@ static double slowest(double x)
 }
 
 /*==== Measurements ==========================================================================*/
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* One configuration's network and synthetic data (the same on every rank: same seeds). */
 typedef struct bench {

@@ -1,11 +1,13 @@
-/* The standard configurations both benches build (gemmnet-bench, gemmnet-mpi-bench), and
- * bench/torch_compare.py mirrors: keep them in step. */
-#ifndef GN_BENCH_CONFIGS_H
-#define GN_BENCH_CONFIGS_H
+/* What both benches (gemmnet-bench, gemmnet-mpi-bench) share: the standard configurations,
+ * which bench/torch_compare.py mirrors (keep them in step), and two timing helpers. The
+ * including file defines _POSIX_C_SOURCE (clock_gettime). */
+#ifndef GN_BENCH_H
+#define GN_BENCH_H
 
 #include <gemmnet.h>
 
 #include <stddef.h>
+#include <time.h>
 
 enum { MAX_SIZES = 16 };
 
@@ -39,6 +41,21 @@ static inline void config_net(const config *c, gn_act *acts, gn_net_config *cfg)
     cfg->acts = acts;
     cfg->loss = c->loss;
     cfg->max_batch = c->batch;
+}
+
+/* Monotonic clock in seconds. */
+static inline double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* qsort order of doubles (medians). */
+static inline int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 #endif
