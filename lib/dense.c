@@ -52,6 +52,17 @@ typedef struct reduced_pass {
     gn_status status; /* of the first hook that failed */
 } reduced_pass;
 
+/* Layer l's (0-based) segment of the gradient buffer, W^l then b^l, to reduce_layer (once
+ * no hook has failed). */
+static void hand_over(gn_net *net, reduced_pass *rp, size_t l)
+{
+    const gn_reducer *r = &net->reducer;
+    const gn_layer *ly = &net->layers[l];
+    if (rp->status == GN_OK && r->reduce_layer)
+        rp->status = r->reduce_layer(r->user, l + 1, net->grads, ly->w_off,
+                                     ly->b_off + ly->n_out - ly->w_off);
+}
+
 /* Layer l (0-based) is final: dW := (1/total) Δ · A_prevᵀ (NoTrans, Trans), db (the mean over
  * this worker's m samples) rescaled to its part of the mean over total, then the hook. */
 static void finish_layer(gn_net *net, reduced_pass *rp, size_t l)
@@ -68,10 +79,7 @@ static void finish_layer(gn_net *net, reduced_pass *rp, size_t l)
         for (size_t i = 0; i < ly->n_out; i++)
             db[i] *= share;
     }
-    const gn_reducer *r = &net->reducer;
-    if (rp->status == GN_OK && r->reduce_layer)
-        rp->status = r->reduce_layer(r->user, l + 1, net->grads, ly->w_off,
-                                     ly->b_off + ly->n_out - ly->w_off);
+    hand_over(net, rp, l);
 }
 
 /* Forward pass, loss, and every Δ^l with its bias gradient. Without rp, no weight products
@@ -408,11 +416,8 @@ gn_status gn__backprop_reduced(gn_net *net, const char *fn, const float *X, size
         sum = deltas(net, X, ldx, Y, ldy, m, &rp);
     } else { /* an empty share still takes part in every reduction */
         memset(net->grads, 0, net->n_params * sizeof *net->grads);
-        for (size_t l = net->n_layers; l > 0 && r->reduce_layer && rp.status == GN_OK; l--) {
-            const gn_layer *ly = &net->layers[l - 1];
-            rp.status = r->reduce_layer(r->user, l, net->grads, ly->w_off,
-                                        ly->b_off + ly->n_out - ly->w_off);
-        }
+        for (size_t l = net->n_layers; l > 0; l--)
+            hand_over(net, &rp, l - 1);
     }
     if (own_stream)
         net->rng = shared;
